@@ -1,0 +1,39 @@
+# gliopet: `make demo` and `make test` on a fresh machine (Python 3.11, make).
+# Everything is installed from requirements.lock (pinned, with hashes) into .venv.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_OUT ?= demo-output
+
+.PHONY: demo test bench sysdeps lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# System tools the tests drive for real: a PDF rasteriser (poppler), a headless
+# browser (Chromium) and a PostgreSQL server. Installed from Debian when missing.
+sysdeps:
+	@./.ci/sysdeps
+
+demo: $(STAMP)
+	$(BIN)/gliopet demo --out $(DEMO_OUT)
+
+test: $(STAMP) sysdeps
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+# Regenerate the lock after changing dependencies in pyproject.toml.
+lock:
+	$(PYTHON) -m venv /tmp/gliopet-uv && /tmp/gliopet-uv/bin/pip install --quiet uv
+	/tmp/gliopet-uv/bin/uv pip compile pyproject.toml --extra dev --generate-hashes \
+	    --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -1,0 +1,199 @@
+"""The ``gliopet`` command line: parse, call the library, print.
+
+Thin by design: no computation here. Every ``GliopetError`` becomes one line on
+stderr and exit code 2; nothing else is printed for it (no traceback, no
+patient identifier).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from ._version import __version__
+from .errors import GliopetError
+
+logger = logging.getLogger(__name__)
+
+EXIT_BAD_INPUT = 2
+
+
+class _Group(click.Group):
+    """Click group that maps gliopet's errors to one line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GliopetError as exc:
+            _fail(str(exc))
+        except (MemoryError, RecursionError) as exc:  # absurd inputs must not trace back
+            _fail(f"input too large or too deep to process ({type(exc).__name__})")
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # DESIGN.md order, not alphabetical
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"gliopet: error: {' '.join(message.split())}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _not_built(command: str, issue: str) -> NoReturn:
+    click.echo(f"gliopet {command}: not built yet (planned in the issue '{issue}')", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=False, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gliopet")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """gliopet: semi-quantitative glioma PET from DICOM to publishable tables."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("demo-output"), show_default=True, help="Output folder.")
+def demo(out_dir: Path) -> None:
+    """Synthetic cohort -> full analysis -> report."""
+    from .demo import run_demo
+
+    for line in run_demo(out_dir):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def inspect(path: Path, as_json: bool) -> None:
+    """Studies and series found; what is missing for SUV."""
+    from .inspect import inspect_tree, format_inspection
+
+    result = inspect_tree(path)
+    if as_json:
+        _print_json(result)
+    else:
+        click.echo(format_inspection(result))
+
+
+@main.command()
+@click.argument("series", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def suv(series: Path, as_json: bool) -> None:
+    """SUV factor with every input and its source."""
+    from .io.suv_inputs import suv_report_for_series, format_suv_report
+
+    report = suv_report_for_series(series)
+    if as_json:
+        _print_json(report)
+    else:
+        click.echo(format_suv_report(report))
+
+
+@main.command()
+@click.argument("pet", type=click.Path(exists=True, path_type=Path))
+@click.option("--ct", type=click.Path(exists=True, path_type=Path))
+@click.option("--lesion", default="auto", show_default=True, help="auto | X,Y,Z (LPS mm) | MASK")
+@click.option("--background", default="auto", show_default=True, help="auto | X,Y,Z (LPS mm) | crescent")
+@click.option("--json", "as_json", is_flag=True)
+def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: bool) -> None:
+    """Lesion and background ROIs, SUVmax/mean/peak, BTV, TBR."""
+    _not_built("measure", "Measurement: brain mask, midline and template fit, ...")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--clinical", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--db", "db_url")
+@click.option("--workers", type=int)
+@click.option("--scheduler")
+def analyze(directory: Path, clinical: Path, db_url: str | None, workers: int | None,
+            scheduler: str | None) -> None:
+    """Measure a cohort into the store (process pool or Dask)."""
+    _not_built("analyze", "Cohort store and analysis at any scale")
+
+
+@main.command()
+@click.argument("csv", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--db", "db_url")
+@click.option("--json", "as_json", is_flag=True)
+def stats(csv: Path | None, db_url: str | None, as_json: bool) -> None:
+    """Table 1, Table 2, tests."""
+    _not_built("stats", "The study's statistics, tables, figures and report")
+
+
+@main.command()
+@click.argument("csv", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--db", "db_url")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def report(csv: Path | None, db_url: str | None, out_file: Path) -> None:
+    """HTML or PDF report."""
+    _not_built("report", "The study's statistics, tables, figures and report")
+
+
+@main.command()
+@click.option("--db", "db_url", required=True)
+def serve(db_url: str) -> None:
+    """Blinded reading web app."""
+    _not_built("serve", "blinded reading web app")
+
+
+@main.command()
+@click.argument("batch", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def qc(batch: Path, as_json: bool) -> None:
+    """Radiopharmaceutical release check."""
+    _not_built("qc", "Radiopharmacy: batch records, the quality-control release check, ...")
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+def deid(src: Path, dst: Path) -> None:
+    """De-identify a DICOM tree."""
+    _not_built("deid", "de-identification")
+
+
+@main.command()
+@click.argument("what", type=click.Choice(["patient", "cohort"]))
+@click.option("--like", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def simulate(what: str, like: Path | None, out_dir: Path, seed: int) -> None:
+    """Digital patients, PET/CT acquisition, OSEM, DICOM."""
+    _not_built("simulate", "Simulated patients: anatomical brain phantoms, ...")
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["SEG", "SR"]))
+@click.option("--db", "db_url", required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+def export(kind: str, db_url: str, out_dir: Path) -> None:
+    """DICOM SEG of the ROIs, SR TID 1500 of the values."""
+    _not_built("export", "DICOM SEG / SR export")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

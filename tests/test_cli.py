@@ -1,0 +1,37 @@
+"""The command line's contract: every DESIGN.md subcommand listed, version, exit codes."""
+
+import subprocess
+import sys
+
+import pytest
+
+from gliopet import __version__
+
+DESIGN_COMMANDS = ["demo", "inspect", "suv", "measure", "analyze", "stats", "report",
+                   "serve", "qc", "deid", "simulate", "export"]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "gliopet.cli", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_every_design_subcommand():
+    out = run("--help")
+    assert out.returncode == 0
+    listed = [line.split()[0] for line in out.stdout.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == DESIGN_COMMANDS
+
+
+def test_version():
+    out = run("--version")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"gliopet, version {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["serve", "--db", "sqlite://"]])
+def test_unbuilt_command_says_so_and_exits_2(argv):
+    out = run(*argv)
+    assert out.returncode == 2
+    assert "not built yet" in out.stderr
+    assert out.stdout == ""
