@@ -1,0 +1,53 @@
+"""Measurement: the study's lesion and background ROIs, SUVpeak, BTV and TBR (pure).
+
+See :mod:`gliopet.measure._rois` for the definitions (DESIGN.md, "Definitions").
+"""
+
+from ._record import Measurement, measure_rois
+from ._rois import (
+    BACKGROUND_CIRCLE_DIAMETER_MM,
+    BTV_THRESHOLD_FACTOR,
+    CIRCLE_SUBSAMPLES,
+    LESION_CIRCLE_DIAMETER_MM,
+    MAX_VOXEL_MIN_COVERAGE,
+    SPHERE_SUBSAMPLES,
+    SUVPEAK_SPHERE_DIAMETER_MM,
+    SUVPEAK_SPHERE_ML,
+    Btv,
+    CircleRoi,
+    PeakSphere,
+    Tbr,
+    biological_tumour_volume,
+    circle_roi,
+    disk_weights,
+    hottest_voxel,
+    lesion_circle,
+    sphere_kernel,
+    suv_peak,
+    tumour_to_background,
+)
+
+__all__ = [
+    "BACKGROUND_CIRCLE_DIAMETER_MM",
+    "BTV_THRESHOLD_FACTOR",
+    "CIRCLE_SUBSAMPLES",
+    "LESION_CIRCLE_DIAMETER_MM",
+    "MAX_VOXEL_MIN_COVERAGE",
+    "SPHERE_SUBSAMPLES",
+    "SUVPEAK_SPHERE_DIAMETER_MM",
+    "SUVPEAK_SPHERE_ML",
+    "Btv",
+    "CircleRoi",
+    "Measurement",
+    "PeakSphere",
+    "Tbr",
+    "biological_tumour_volume",
+    "circle_roi",
+    "disk_weights",
+    "hottest_voxel",
+    "lesion_circle",
+    "measure_rois",
+    "sphere_kernel",
+    "suv_peak",
+    "tumour_to_background",
+]

@@ -1,0 +1,98 @@
+"""The Measurement record: one lesion, one background, every value the study reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..volume import Volume
+from ._rois import (
+    BACKGROUND_CIRCLE_DIAMETER_MM,
+    LESION_CIRCLE_DIAMETER_MM,
+    Btv,
+    CircleRoi,
+    PeakSphere,
+    Tbr,
+    biological_tumour_volume,
+    circle_roi,
+    lesion_circle,
+    suv_peak,
+    tumour_to_background,
+)
+
+__all__ = ["Measurement", "measure_rois"]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Every value of one study's measurement, with where each ROI was placed.
+
+    :meth:`to_dict` gives the ``gliopet measure --json`` object (DESIGN.md keys
+    at the top level).
+    """
+
+    lesion: CircleRoi
+    background: CircleRoi
+    peak: PeakSphere
+    btv: Btv
+    tbr: Tbr
+    units: str = "g/mL"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def suvmax(self) -> float:
+        return self.lesion.suvmax
+
+    @property
+    def suvmean_1cm(self) -> float:
+        return self.lesion.suvmean
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat values first (the CSV's measured columns), then the ROI objects."""
+        out: dict[str, Any] = {
+            "suvmax": self.lesion.suvmax,
+            "suvmean_1cm": self.lesion.suvmean,
+            "suvpeak": self.peak.suvpeak,
+            "btv_ml": self.btv.volume_ml,
+            "btv_suvmean": self.btv.suvmean,
+            "bg_suvmax": self.background.suvmax,
+            "bg_suvmean": self.background.suvmean,
+            "tbr_max_to_bg_max": self.tbr.max_to_bg_max,
+            "tbr_max_to_bg_mean": self.tbr.max_to_bg_mean,
+            "tbr_mean_to_bg_mean": self.tbr.mean_to_bg_mean,
+            "units": {"suv": self.units, "btv": "mL", "tbr": "1", "positions": "LPS mm"},
+            "lesion": self.lesion.to_dict(),
+            "background": self.background.to_dict(),
+            "suvpeak_sphere": {"centre_lps_mm": [round(v, 3) for v in self.peak.centre_lps_mm],
+                               "centre_ijk": list(self.peak.centre_ijk),
+                               "volume_ml": round(self.peak.volume_ml, 4)},
+            "btv": {"threshold": self.btv.threshold, "n_voxels": self.btv.n_voxels},
+        }
+        out.update(self.extra)
+        return out
+
+
+def measure_rois(pet: Volume, *, voi_mask: np.ndarray, background_centre_ijk: tuple[float, float, float],
+                 lesion_method: str = "mask", background_method: str = "point",
+                 brain_mask: np.ndarray | None = None,
+                 lesion_diameter_mm: float = LESION_CIRCLE_DIAMETER_MM,
+                 background_diameter_mm: float = BACKGROUND_CIRCLE_DIAMETER_MM) -> Measurement:
+    """Measure a PET (SUV) volume with a lesion VOI and a background circle centre.
+
+    The lesion circle is :func:`lesion_circle` of the VOI, SUVpeak is
+    :func:`suv_peak` over the VOI, the background circle is :func:`circle_roi`
+    at ``background_centre_ijk`` (slice ``round(k)``), the BTV grows from the
+    lesion circle's centre (the VOI's hottest voxel) at 1.6 x background mean,
+    limited to ``brain_mask`` when given, and the TBRs follow.
+    """
+    lesion = lesion_circle(pet, voi_mask, diameter_mm=lesion_diameter_mm, method=lesion_method)
+    background = circle_roi(pet, centre_ijk=background_centre_ijk, diameter_mm=background_diameter_mm,
+                            method=background_method)
+    peak = suv_peak(pet, voi_mask)
+    seed = tuple(int(round(v)) for v in lesion.centre_ijk)
+    btv = biological_tumour_volume(pet, seed_ijk=seed, bg_mean=background.suvmean, within=brain_mask)
+    tbr = tumour_to_background(lesion_suvmax=lesion.suvmax, lesion_suvmean=lesion.suvmean,
+                               bg_suvmax=background.suvmax, bg_suvmean=background.suvmean)
+    return Measurement(lesion=lesion, background=background, peak=peak, btv=btv, tbr=tbr)
