@@ -1,0 +1,593 @@
+"""The SUV factor: QIBA vendor-neutral rules, IBSI where QIBA is silent. Pure.
+
+The factor multiplies a rescaled PET pixel value (``stored * RescaleSlope +
+RescaleIntercept``, per slice) to give SUVbw in g/mL::
+
+    SUVbw = C [Bq/mL] * body weight [g] / (injected activity decayed to the scan reference time [Bq])
+
+Decision rules, in the order of the QIBA pseudo-code (QIBA SUV wiki,
+"vendor-neutral pseudo-code"):
+
+* ``Units`` (0054,1001)
+  - ``BQML``: factor = weight_g / decayed dose.
+  - ``CNTS`` (Philips): the private SUV scale factor (7053,1000) when present;
+    otherwise the private activity-concentration scale factor (7053,1009)
+    gives Bq/mL and the ``BQML`` rule follows.
+  - ``GML``: the image already holds an SUV; ``SUVType`` (0054,1006) says
+    which (IBSI). BW (or absent, with a warning) gives factor 1; LBM, LBMJANMA
+    and IBW are converted to SUVbw by weight / normaliser.
+  - ``CM2ML``: SUVbsa images, converted by weight_g / BSA_cm2 (IBSI).
+* ``DecayCorrection`` (0054,1102)
+  - ``START``: the dose is decayed to the scan reference time: the series
+    date/time, unless it is later than the earliest acquisition date/time
+    (the series time was reset after the start); then the GE private scan
+    date/time (0009,100D), else the reference time back-computed from each
+    frame's timing (IBSI: acquisition time - FrameReferenceTime + the time of
+    the average count rate within the frame), else the earliest acquisition
+    date/time (QIBA fallback, with a warning).
+  - ``ADMIN``: images are decay corrected to the administration time: no decay.
+  - ``NONE``: each slice is decayed to the time of its own average count
+    rate, acquisition time + t_avg(frame duration) (IBSI).
+* Injection date/time: ``RadiopharmaceuticalStartDateTime`` (0018,1078), else
+  ``RadiopharmaceuticalStartTime`` (0018,1072) on the ``SeriesDate``; an
+  injection that would fall after the scan is taken on the previous day
+  (scans that cross midnight), with a warning.
+* A dose that is implausible in Bq but plausible in MBq is read as MBq, with a
+  warning (IBSI). Missing or implausible weight, dose, half-life or time is an
+  error naming the attribute, never a default.
+
+Other SUV types (``factors``): SUL with the Janmahasatian lean body mass,
+SUVbsa with the Du Bois body surface area (cm2/mL), SUVibw with the Devine ideal
+body weight. Each equals the SUVbw factor times normaliser / weight.
+
+References
+----------
+QIBA, "Standardized Uptake Value (SUV)", vendor-neutral pseudo-code (QIBA wiki).
+IBSI, "Reference manual: standardised uptake value calculation".
+DICOM PS3.3 C.8.9.1 PET Series Module; C.8.9.4 PET Image Module.
+Janmahasatian S et al. Clin Pharmacokinet 2005;44:1051-65.
+Du Bois D, Du Bois EF. Arch Intern Med 1916;17:863-71.
+Devine BJ. Drug Intell Clin Pharm 1974;8:650-5.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+from .errors import SuvError
+
+__all__ = [
+    "Units",
+    "DecayCorrection",
+    "SuvType",
+    "Sex",
+    "SuvInput",
+    "PetTiming",
+    "SuvResult",
+    "compute_suv",
+    "decayed_activity_bq",
+    "suv_bw_factor",
+    "lbm_janmahasatian_kg",
+    "bsa_du_bois_m2",
+    "ibw_devine_kg",
+    "average_count_rate_time_s",
+    "HALF_LIFE_S",
+]
+
+#: Physical half-lives in seconds (DDEP / NUBASE values used in the tests and docs).
+HALF_LIFE_S = {"F-18": 6586.2, "Ga-68": 4062.6, "C-11": 1223.1, "Cu-64": 45720.0,
+               "Zr-89": 282276.0, "O-15": 122.24, "N-13": 597.9}
+
+# Plausibility limits. Outside them a value is refused, never clamped.
+WEIGHT_KG_RANGE = (0.5, 400.0)
+HEIGHT_M_RANGE = (0.3, 2.6)
+DOSE_BQ_RANGE = (1.0e5, 5.0e10)        # 0.1 MBq .. 50 GBq
+DOSE_AS_MBQ_RANGE = (0.1, 5.0e4)       # a value plausible only as MBq
+HALF_LIFE_S_RANGE = (10.0, 1.0e7)      # O-15 (122 s) .. I-124/Zr-89 (days), with margin
+MAX_DECAY_TIME_S = 14 * 24 * 3600.0     # two weeks after injection
+#: Relative spread below which per-slice factors are reported as one number.
+FACTOR_RTOL = 1e-9
+
+INCH_M = 0.0254
+
+
+class Units(str, enum.Enum):
+    """PET (0054,1001) Units handled here."""
+
+    BQML = "BQML"
+    CNTS = "CNTS"
+    GML = "GML"
+    CM2ML = "CM2ML"
+
+
+class DecayCorrection(str, enum.Enum):
+    """PET (0054,1102) DecayCorrection."""
+
+    START = "START"
+    ADMIN = "ADMIN"
+    NONE = "NONE"
+
+
+class SuvType(str, enum.Enum):
+    """(0054,1006) SUVType of images that already hold an SUV."""
+
+    BW = "BW"
+    LBM = "LBM"
+    LBMJANMA = "LBMJANMA"
+    BSA = "BSA"
+    IBW = "IBW"
+
+
+class Sex(str, enum.Enum):
+    M = "M"
+    F = "F"
+
+
+@dataclass(frozen=True)
+class SuvInput:
+    """One input with its unit and the attribute (and file) it came from."""
+
+    value: Any
+    unit: str
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        return {"value": value, "unit": self.unit, "source": self.source}
+
+
+@dataclass(frozen=True)
+class PetTiming:
+    """Per-slice timing of one PET series, in slice order along the normal.
+
+    ``acquisition`` are the slices' acquisition date/times; the frame fields
+    are ``None`` where the attribute is absent.
+    """
+
+    acquisition: tuple[datetime, ...]
+    frame_reference_ms: tuple[float | None, ...] = ()
+    frame_duration_ms: tuple[float | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class SuvResult:
+    """The SUV factor(s) of one series and how they were obtained.
+
+    ``factor`` holds one SUVbw factor per slice (slice order along the normal);
+    ``factors`` maps each computable SUV type to its per-slice factors.
+    """
+
+    factor: tuple[float, ...]
+    factors: dict[str, tuple[float, ...]]
+    units: str
+    suv_type: str
+    inputs: dict[str, SuvInput]
+    warnings: tuple[str, ...]
+    decay_time_s: tuple[float, ...] | None
+    reference_rule: str
+
+    @property
+    def uniform(self) -> bool:
+        """True when every slice has the same factor."""
+        return _uniform(self.factor)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``gliopet suv --json`` (DESIGN.md)."""
+        return {
+            "factor": _scalar_or_list(self.factor),
+            "suv_type": self.suv_type,
+            "factor_units": "g/mL per (rescaled pixel unit)",
+            "factors": {name: _scalar_or_list(values) for name, values in self.factors.items()},
+            "units": self.units,
+            "inputs": {name: inp.as_dict() for name, inp in self.inputs.items()},
+            "decay_time_s": None if self.decay_time_s is None else _scalar_or_list(self.decay_time_s),
+            "reference_rule": self.reference_rule,
+            "warnings": list(self.warnings),
+        }
+
+
+def _uniform(values: Sequence[float]) -> bool:
+    first = values[0]
+    return all(math.isclose(v, first, rel_tol=FACTOR_RTOL, abs_tol=0.0) for v in values)
+
+
+def _scalar_or_list(values: Sequence[float]) -> float | list[float]:
+    return float(values[0]) if _uniform(values) else [float(v) for v in values]
+
+
+# --- elementary formulas -------------------------------------------------------------
+
+
+def decayed_activity_bq(*, activity_bq: float, elapsed_s: float, half_life_s: float) -> float:
+    """Activity after ``elapsed_s``: ``A * 2 ** (-t / T1/2)``.
+
+    >>> decayed_activity_bq(activity_bq=100e6, elapsed_s=4062.6, half_life_s=4062.6)
+    50000000.0
+    """
+    return activity_bq * 2.0 ** (-elapsed_s / half_life_s)
+
+
+def suv_bw_factor(*, weight_kg: float, injected_bq: float, decay_time_s: float,
+                  half_life_s: float) -> float:
+    """SUVbw factor: multiply Bq/mL by this to get g/mL (QIBA).
+
+    ``weight_kg * 1000 / (injected_bq * 2 ** (-decay_time_s / half_life_s))``.
+
+    >>> round(suv_bw_factor(weight_kg=70, injected_bq=200e6, decay_time_s=0, half_life_s=6586.2), 9)
+    0.00035
+    """
+    return weight_kg * 1000.0 / decayed_activity_bq(activity_bq=injected_bq, elapsed_s=decay_time_s,
+                                                    half_life_s=half_life_s)
+
+
+def lbm_janmahasatian_kg(*, weight_kg: float, height_m: float, sex: str | Sex) -> float:
+    """Lean body mass (Janmahasatian 2005), kg.
+
+    Male ``9270 W / (6680 + 216 BMI)``, female ``9270 W / (8780 + 244 BMI)``,
+    ``BMI = W / H**2`` with W in kg and H in m.
+    """
+    sex = Sex(sex)
+    bmi = weight_kg / height_m**2
+    if sex is Sex.M:
+        return 9270.0 * weight_kg / (6680.0 + 216.0 * bmi)
+    return 9270.0 * weight_kg / (8780.0 + 244.0 * bmi)
+
+
+def bsa_du_bois_m2(*, weight_kg: float, height_m: float) -> float:
+    """Body surface area (Du Bois 1916), m2: ``0.007184 W**0.425 (100 H)**0.725``."""
+    return 0.007184 * weight_kg**0.425 * (100.0 * height_m) ** 0.725
+
+
+def ibw_devine_kg(*, height_m: float, sex: str | Sex) -> float:
+    """Ideal body weight (Devine 1974), kg: 50 (M) or 45.5 (F) + 2.3 kg per inch over 60 in."""
+    sex = Sex(sex)
+    base = 50.0 if sex is Sex.M else 45.5
+    return base + 2.3 * (height_m / INCH_M - 60.0)
+
+
+def average_count_rate_time_s(*, frame_duration_s: float, half_life_s: float) -> float:
+    """Time after frame start at which the decaying activity equals its frame average.
+
+    ``t_avg = ln(lambda T / (1 - exp(-lambda T))) / lambda`` with
+    ``lambda = ln 2 / T1/2`` (IBSI; tends to T/2 for short frames).
+    """
+    if frame_duration_s <= 0:
+        raise SuvError(f"(0018,1242) ActualFrameDuration must be > 0, got {frame_duration_s * 1000:g} ms")
+    lam = math.log(2.0) / half_life_s
+    x = lam * frame_duration_s
+    return math.log(x / -math.expm1(-x)) / lam
+
+
+# --- the decision procedure ------------------------------------------------------------
+
+
+def _require(value: Any, tag: str, purpose: str) -> Any:
+    if value is None or value == "":
+        raise SuvError(f"{tag} is missing; {purpose}")
+    return value
+
+
+def _check_range(value: float, bounds: tuple[float, float], tag: str, unit: str) -> None:
+    low, high = bounds
+    if not (math.isfinite(value) and low <= value <= high):
+        raise SuvError(f"{tag} value {value:g} {unit} is implausible (expected {low:g} to {high:g} {unit})")
+
+
+def _body_normalisers(weight_kg: float, height_m: float | None, sex: str | None,
+                      warnings: list[str]) -> dict[str, float]:
+    """Normalisers in grams (or cm2 for BSA) for each SUV type that can be computed."""
+    out = {"bw": weight_kg * 1000.0}
+    if height_m is None:
+        warnings.append("(0010,1020) PatientSize is missing: SUL, SUVbsa and SUVibw not computed")
+        return out
+    low, high = HEIGHT_M_RANGE
+    if not (math.isfinite(height_m) and low <= height_m <= high):
+        warnings.append(f"(0010,1020) PatientSize {height_m:g} m is implausible: SUL, SUVbsa and SUVibw "
+                        "not computed")
+        return out
+    out["bsa"] = bsa_du_bois_m2(weight_kg=weight_kg, height_m=height_m) * 1.0e4  # cm2
+    if sex in ("M", "F"):
+        out["lbm_janmahasatian"] = lbm_janmahasatian_kg(weight_kg=weight_kg, height_m=height_m, sex=sex) * 1000.0
+        out["ibw"] = ibw_devine_kg(height_m=height_m, sex=sex) * 1000.0
+    else:
+        warnings.append("(0010,0040) PatientSex is not M or F: SUL and SUVibw not computed")
+    return out
+
+
+def _injection_datetime(*, start_datetime: datetime | None, start_time: datetime | None,
+                        series_datetime: datetime | None, reference: datetime | None,
+                        inputs: dict[str, SuvInput], warnings: list[str]) -> datetime:
+    if start_datetime is not None:
+        inputs["injection_datetime"] = SuvInput(start_datetime, "datetime",
+                                                "(0018,1078) RadiopharmaceuticalStartDateTime")
+        return start_datetime
+    if start_time is None:
+        raise SuvError("(0018,1078) RadiopharmaceuticalStartDateTime and (0018,1072) RadiopharmaceuticalStartTime "
+                       "are missing; the decay correction needs the injection time")
+    if series_datetime is None:
+        raise SuvError("(0008,0021) SeriesDate is missing; needed to date (0018,1072) RadiopharmaceuticalStartTime")
+    injection = datetime.combine(series_datetime.date(), start_time.time())
+    source = "(0018,1072) RadiopharmaceuticalStartTime on (0008,0021) SeriesDate"
+    if reference is not None and injection > reference:
+        injection -= timedelta(days=1)
+        source += ", previous day (scan crosses midnight)"
+        warnings.append("injection time is later than the scan time on the series date: "
+                        "taken on the previous day (scan crosses midnight)")
+    inputs["injection_datetime"] = SuvInput(injection, "datetime", source)
+    return injection
+
+
+def _start_reference_times(*, series_datetime: datetime | None, timing: PetTiming,
+                           ge_scan_datetime: datetime | None, half_life_s: float,
+                           inputs: dict[str, SuvInput], warnings: list[str]) -> tuple[list[datetime], str]:
+    """Scan reference time per slice for DecayCorrection START (QIBA, IBSI)."""
+    if not timing.acquisition:
+        raise SuvError("(0008,0032) AcquisitionTime is missing; needed to check the series reference time")
+    earliest = min(timing.acquisition)
+    n = len(timing.acquisition)
+    if series_datetime is not None and series_datetime <= earliest:
+        inputs["scan_reference_datetime"] = SuvInput(series_datetime, "datetime",
+                                                     "(0008,0021) SeriesDate + (0008,0031) SeriesTime")
+        return [series_datetime] * n, "series"
+    if series_datetime is not None:
+        warnings.append("series date/time is after the earliest acquisition date/time: "
+                        "series time was reset after the scan start")
+    if ge_scan_datetime is not None:
+        inputs["scan_reference_datetime"] = SuvInput(ge_scan_datetime, "datetime",
+                                                     "(0009,100D) GE private scan date/time [GEMS_PETD_01]")
+        return [ge_scan_datetime] * n, "ge_private"
+    have_frames = (len(timing.frame_reference_ms) == n and len(timing.frame_duration_ms) == n
+                   and all(v is not None for v in timing.frame_reference_ms)
+                   and all(v is not None and v > 0 for v in timing.frame_duration_ms))
+    if have_frames:
+        refs = []
+        for acq, frt_ms, dur_ms in zip(timing.acquisition, timing.frame_reference_ms, timing.frame_duration_ms):
+            t_avg = average_count_rate_time_s(frame_duration_s=dur_ms / 1000.0, half_life_s=half_life_s)
+            refs.append(acq + timedelta(seconds=t_avg - frt_ms / 1000.0))
+        inputs["scan_reference_datetime"] = SuvInput(
+            refs[0] if len(set(refs)) == 1 else [r.isoformat() for r in refs], "datetime",
+            "back-computed: (0008,0032) AcquisitionTime - (0054,1300) FrameReferenceTime "
+            "+ t_avg((0018,1242) ActualFrameDuration)")
+        return refs, "frame_timing"
+    warnings.append("no GE private scan time and no frame timing: the earliest acquisition time is used "
+                    "as the scan reference (QIBA fallback)")
+    inputs["scan_reference_datetime"] = SuvInput(earliest, "datetime",
+                                                 "earliest (0008,0022/0032) AcquisitionDate/Time")
+    return [earliest] * n, "earliest_acquisition"
+
+
+def compute_suv(*, units: str | None, decay_correction: str | None, corrected_image: Sequence[str] | None,
+                weight_kg: float | None, height_m: float | None = None, sex: str | None = None,
+                injected_bq: float | None = None, half_life_s: float | None = None,
+                start_datetime: datetime | None = None, start_time: datetime | None = None,
+                series_datetime: datetime | None = None, timing: PetTiming | None = None,
+                ge_scan_datetime: datetime | None = None,
+                philips_suv_factor: Sequence[float | None] | None = None,
+                philips_activity_factor: Sequence[float | None] | None = None,
+                suv_type: str | None = None, n_slices: int | None = None) -> SuvResult:
+    """SUVbw factor per slice, and the other SUV types where computable.
+
+    Parameters
+    ----------
+    units : str
+        (0054,1001) Units: BQML, CNTS, GML or CM2ML.
+    decay_correction : str
+        (0054,1102) DecayCorrection: START, ADMIN or NONE.
+    corrected_image : sequence of str or None
+        (0028,0051) CorrectedImage; must contain ATTN when present.
+    weight_kg, height_m, sex
+        (0010,1030) PatientWeight, (0010,1020) PatientSize, (0010,0040) PatientSex.
+    injected_bq : float
+        (0018,1074) RadionuclideTotalDose in Bq (an MBq value is recognised, with a warning).
+    half_life_s : float
+        (0018,1075) RadionuclideHalfLife in s.
+    start_datetime, start_time : datetime
+        (0018,1078) RadiopharmaceuticalStartDateTime, or (0018,1072) StartTime
+        (only its time of day is used).
+    series_datetime : datetime
+        (0008,0021) SeriesDate + (0008,0031) SeriesTime.
+    timing : PetTiming
+        Per-slice acquisition times and frame timing.
+    ge_scan_datetime : datetime
+        GE private (0009,100D) scan date/time, when present.
+    philips_suv_factor, philips_activity_factor : sequence
+        Per-slice Philips private (7053,1000) and (7053,1009), when present.
+    suv_type : str
+        (0054,1006) SUVType of GML/CM2ML images.
+    n_slices : int
+        Number of slices (defaults to the length of ``timing.acquisition``).
+
+    Returns
+    -------
+    SuvResult
+
+    Raises
+    ------
+    SuvError
+        A missing or implausible input, naming the attribute.
+    """
+    warnings: list[str] = []
+    inputs: dict[str, SuvInput] = {}
+    timing = timing or PetTiming(acquisition=())
+    n = n_slices or len(timing.acquisition) or 1
+
+    raw_units = _require(units, "(0054,1001) Units", "the SUV needs the pixel units")
+    try:
+        unit = Units(str(raw_units).strip().upper())
+    except ValueError:
+        raise SuvError(f"(0054,1001) Units value '{raw_units}' is not supported "
+                       f"(expected one of {', '.join(u.value for u in Units)})") from None
+    inputs["units"] = SuvInput(unit.value, "", "(0054,1001) Units")
+
+    if corrected_image is None:
+        warnings.append("(0028,0051) CorrectedImage is missing: attenuation correction cannot be confirmed")
+    else:
+        flags = [str(f).strip().upper() for f in corrected_image]
+        inputs["corrected_image"] = SuvInput(flags, "", "(0028,0051) CorrectedImage")
+        if unit in (Units.BQML, Units.CNTS) and "ATTN" not in flags:
+            raise SuvError(f"(0028,0051) CorrectedImage {flags} lacks ATTN; SUV needs attenuation-corrected images")
+
+    weight = _require(weight_kg, "(0010,1030) PatientWeight", "SUVbw needs body weight")
+    weight = float(weight)
+    _check_range(weight, WEIGHT_KG_RANGE, "(0010,1030) PatientWeight", "kg")
+    inputs["weight"] = SuvInput(weight, "kg", "(0010,1030) PatientWeight")
+    if height_m is not None:
+        inputs["height"] = SuvInput(float(height_m), "m", "(0010,1020) PatientSize")
+    if sex is not None:
+        inputs["sex"] = SuvInput(sex, "", "(0010,0040) PatientSex")
+    normalisers = _body_normalisers(weight, None if height_m is None else float(height_m), sex, warnings)
+
+    # Images that already hold an SUV need neither dose nor time.
+    if unit in (Units.GML, Units.CM2ML):
+        return _from_suv_image(unit=unit, suv_type=suv_type, normalisers=normalisers, n=n,
+                               inputs=inputs, warnings=warnings)
+
+    raw_dc = _require(decay_correction, "(0054,1102) DecayCorrection", "the SUV needs to know the decay reference")
+    try:
+        dc = DecayCorrection(str(raw_dc).strip().upper())
+    except ValueError:
+        raise SuvError(f"(0054,1102) DecayCorrection value '{raw_dc}' is not supported "
+                       f"(expected START, ADMIN or NONE)") from None
+    inputs["decay_correction"] = SuvInput(dc.value, "", "(0054,1102) DecayCorrection")
+
+    dose = float(_require(injected_bq, "(0018,1074) RadionuclideTotalDose", "SUVbw needs the injected activity"))
+    if DOSE_BQ_RANGE[0] <= dose <= DOSE_BQ_RANGE[1]:
+        inputs["injected_activity"] = SuvInput(dose, "Bq", "(0018,1074) RadionuclideTotalDose")
+    elif DOSE_AS_MBQ_RANGE[0] <= dose <= DOSE_AS_MBQ_RANGE[1]:
+        warnings.append(f"(0018,1074) RadionuclideTotalDose {dose:g} is implausible in Bq: read as {dose:g} MBq")
+        dose *= 1.0e6
+        inputs["injected_activity"] = SuvInput(dose, "Bq", "(0018,1074) RadionuclideTotalDose (read as MBq)")
+    else:
+        raise SuvError(f"(0018,1074) RadionuclideTotalDose value {dose:g} Bq is implausible "
+                       f"(expected {DOSE_BQ_RANGE[0]:g} to {DOSE_BQ_RANGE[1]:g} Bq)")
+
+    half_life = float(_require(half_life_s, "(0018,1075) RadionuclideHalfLife", "the decay correction needs it"))
+    _check_range(half_life, HALF_LIFE_S_RANGE, "(0018,1075) RadionuclideHalfLife", "s")
+    inputs["half_life"] = SuvInput(half_life, "s", "(0018,1075) RadionuclideHalfLife")
+
+    # Scan reference time(s) per slice and the decay time from injection.
+    if dc is DecayCorrection.ADMIN:
+        decay_times = [0.0] * n
+        rule = "admin"
+        inputs["scan_reference_datetime"] = SuvInput(None, "datetime",
+                                                     "DecayCorrection ADMIN: corrected to the administration time")
+    else:
+        if dc is DecayCorrection.START:
+            refs, rule = _start_reference_times(series_datetime=series_datetime, timing=timing,
+                                                ge_scan_datetime=ge_scan_datetime, half_life_s=half_life,
+                                                inputs=inputs, warnings=warnings)
+        else:  # NONE: each slice at its own average-count-rate time
+            if len(timing.acquisition) != n:
+                raise SuvError("(0008,0032) AcquisitionTime is missing on some slices; "
+                               "DecayCorrection NONE needs each slice's acquisition time")
+            refs = []
+            for acq, dur_ms in zip(timing.acquisition, timing.frame_duration_ms or [None] * n):
+                if dur_ms is None:
+                    raise SuvError("(0018,1242) ActualFrameDuration is missing; "
+                                   "DecayCorrection NONE needs each frame's duration")
+                t_avg = average_count_rate_time_s(frame_duration_s=dur_ms / 1000.0, half_life_s=half_life)
+                refs.append(acq + timedelta(seconds=t_avg))
+            rule = "none_per_slice"
+            inputs["scan_reference_datetime"] = SuvInput(
+                [r.isoformat() for r in refs], "datetime",
+                "(0008,0032) AcquisitionTime + t_avg((0018,1242) ActualFrameDuration), per slice")
+        if len(refs) == 1 and n > 1:
+            refs = refs * n
+        injection = _injection_datetime(start_datetime=start_datetime, start_time=start_time,
+                                        series_datetime=series_datetime, reference=min(refs),
+                                        inputs=inputs, warnings=warnings)
+        decay_times = [_seconds(ref, injection) for ref in refs]
+        for t in decay_times:
+            if t < 0:
+                raise SuvError(f"(0018,1078) RadiopharmaceuticalStartDateTime is {-t:.0f} s after the scan "
+                               "reference time; the injection must precede the scan")
+            if t > MAX_DECAY_TIME_S:
+                raise SuvError(f"(0018,1078) RadiopharmaceuticalStartDateTime is {t / 3600:.1f} h before the scan; "
+                               "implausible")
+
+    decayed = [decayed_activity_bq(activity_bq=dose, elapsed_s=t, half_life_s=half_life) for t in decay_times]
+    bq_per_ml_scale = [1.0] * n
+    if unit is Units.CNTS:
+        suv_direct = _per_slice(philips_suv_factor, n)
+        if suv_direct is not None and all(v not in (None, 0.0) for v in suv_direct):
+            inputs["philips_suv_factor"] = SuvInput(_scalar_or_list(suv_direct), "g/mL per count",
+                                                    "(7053,1000) Philips private SUV scale factor")
+            bw = [float(v) for v in suv_direct]
+            return _result(bw=bw, normalisers=normalisers, unit=unit, inputs=inputs, warnings=warnings,
+                           decay_times=decay_times, rule=rule)
+        acf = _per_slice(philips_activity_factor, n)
+        if acf is None or any(v in (None, 0.0) for v in acf):
+            raise SuvError("(7053,1000) and (7053,1009) Philips private scale factors are missing; "
+                           "CNTS images need one of them")
+        inputs["philips_activity_factor"] = SuvInput(_scalar_or_list(acf), "Bq/mL per count",
+                                                     "(7053,1009) Philips private activity concentration "
+                                                     "scale factor")
+        bq_per_ml_scale = [float(v) for v in acf]
+    bw = [scale * weight * 1000.0 / d for scale, d in zip(bq_per_ml_scale, decayed)]
+    return _result(bw=bw, normalisers=normalisers, unit=unit, inputs=inputs, warnings=warnings,
+                   decay_times=decay_times, rule=rule)
+
+
+def _per_slice(values: Sequence[float | None] | None, n: int) -> list[float | None] | None:
+    if values is None or len(values) == 0:
+        return None
+    values = list(values)
+    if len(values) == 1:
+        return values * n
+    if len(values) != n:
+        raise ValueError(f"expected {n} per-slice values, got {len(values)}")
+    return values
+
+
+def _seconds(later: datetime, earlier: datetime) -> float:
+    if (later.tzinfo is None) != (earlier.tzinfo is None):
+        later, earlier = later.replace(tzinfo=None), earlier.replace(tzinfo=None)
+    return (later - earlier).total_seconds()
+
+
+def _result(*, bw: list[float], normalisers: dict[str, float], unit: Units, inputs: dict[str, SuvInput],
+            warnings: list[str], decay_times: list[float] | None, rule: str) -> SuvResult:
+    weight_g = normalisers["bw"]
+    factors = {name: tuple(f * norm / weight_g for f in bw) for name, norm in normalisers.items()}
+    return SuvResult(factor=tuple(bw), factors=factors, units=unit.value, suv_type="BW", inputs=inputs,
+                     warnings=tuple(warnings), decay_time_s=None if decay_times is None else tuple(decay_times),
+                     reference_rule=rule)
+
+
+_SUV_TYPE_NORMALISER = {SuvType.BW: "bw", SuvType.LBMJANMA: "lbm_janmahasatian", SuvType.IBW: "ibw",
+                        SuvType.BSA: "bsa"}
+
+
+def _from_suv_image(*, unit: Units, suv_type: str | None, normalisers: dict[str, float], n: int,
+                    inputs: dict[str, SuvInput], warnings: list[str]) -> SuvResult:
+    """GML / CM2ML images: convert the stored SUV type to SUVbw (IBSI)."""
+    if suv_type is None or str(suv_type).strip() == "":
+        if unit is Units.CM2ML:
+            stored = SuvType.BSA
+            warnings.append("(0054,1006) SUVType is missing: CM2ML read as SUVbsa")
+        else:
+            stored = SuvType.BW
+            warnings.append("(0054,1006) SUVType is missing: GML read as SUVbw")
+    else:
+        try:
+            stored = SuvType(str(suv_type).strip().upper())
+        except ValueError:
+            raise SuvError(f"(0054,1006) SUVType value '{suv_type}' is not supported "
+                           f"(expected one of {', '.join(t.value for t in SuvType)})") from None
+        inputs["suv_type"] = SuvInput(stored.value, "", "(0054,1006) SUVType")
+    if stored is SuvType.LBM:
+        raise SuvError("(0054,1006) SUVType LBM (James) cannot be converted: gliopet uses the "
+                       "Janmahasatian lean body mass (LBMJANMA)")
+    if (unit is Units.CM2ML) != (stored is SuvType.BSA):
+        raise SuvError(f"(0054,1006) SUVType {stored.value} does not match (0054,1001) Units {unit.value}")
+    key = _SUV_TYPE_NORMALISER[stored]
+    if key not in normalisers:
+        raise SuvError(f"(0010,1020) PatientSize / (0010,0040) PatientSex are needed to convert "
+                       f"SUVType {stored.value} images to SUVbw")
+    bw = [normalisers["bw"] / normalisers[key]] * n
+    return _result(bw=bw, normalisers=normalisers, unit=unit, inputs=inputs, warnings=warnings,
+                   decay_times=None, rule=f"suv_image_{stored.value.lower()}")
