@@ -1,0 +1,236 @@
+"""Read the SUV inputs of a PET series from DICOM and apply the factor.
+
+This is the only place where DICOM attributes are turned into the plain values
+that :func:`gliopet.suv.compute_suv` takes; every error is prefixed with the
+file it concerns. Private tags are found through their private creators
+(GE ``GEMS_PETD_01`` group 0009, Philips ``Philips PET Private Group`` group
+7053), never by a fixed element number alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from ..errors import DicomError, SuvError
+from ..suv import PetTiming, SuvResult, compute_suv
+from ..volume import Volume
+from .dicom import SeriesHeaders, load_series_headers, volume_from_headers
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["suv_inputs_from_headers", "suv_for_headers", "suv_report_for_series", "read_suv_volume",
+           "format_suv_report", "parse_da", "parse_tm", "parse_dt"]
+
+GE_CREATOR = "GEMS_PETD_01"
+PHILIPS_CREATOR = "Philips PET Private Group"
+
+_TM = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?$")
+_DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,6}))?([+-]\d{4})?$")
+
+
+def parse_da(value: Any, *, tag: str) -> date | None:
+    """DICOM DA ``YYYYMMDD`` (or ``YYYY.MM.DD``) to a date; ``None`` if empty."""
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip().replace(".", "")
+    try:
+        return datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        raise SuvError(f"{tag} value '{value}' is not a DICOM date (YYYYMMDD)") from None
+
+
+def parse_tm(value: Any, *, tag: str) -> time | None:
+    """DICOM TM ``HHMMSS.FFFFFF`` (parts optional) to a time; ``None`` if empty."""
+    if value is None or str(value).strip() == "":
+        return None
+    match = _TM.match(str(value).strip())
+    if not match:
+        raise SuvError(f"{tag} value '{value}' is not a DICOM time (HHMMSS.FFFFFF)")
+    hh, mm, ss, frac = match.groups()
+    try:
+        return time(int(hh), int(mm or 0), min(int(ss or 0), 59), int((frac or "0").ljust(6, "0")))
+    except ValueError:
+        raise SuvError(f"{tag} value '{value}' is not a valid time of day") from None
+
+
+def parse_dt(value: Any, *, tag: str) -> datetime | None:
+    """DICOM DT ``YYYYMMDDHHMMSS.FFFFFF&ZZXX`` to a datetime; ``None`` if empty."""
+    if value is None or str(value).strip() == "":
+        return None
+    match = _DT.match(str(value).strip())
+    if not match:
+        raise SuvError(f"{tag} value '{value}' is not a DICOM date-time (YYYYMMDDHHMMSS)")
+    year, month, day, hh, mm, ss, frac, offset = match.groups()
+    try:
+        result = datetime(int(year), int(month or 1), int(day or 1), int(hh or 0), int(mm or 0),
+                          min(int(ss or 0), 59), int((frac or "0").ljust(6, "0")))
+    except ValueError:
+        raise SuvError(f"{tag} value '{value}' is not a valid date-time") from None
+    if offset:
+        sign = 1 if offset[0] == "+" else -1
+        delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+        result = result.replace(tzinfo=timezone(sign * delta))
+    return result
+
+
+def _combine(d: date | None, t: time | None) -> datetime | None:
+    return None if d is None or t is None else datetime.combine(d, t)
+
+
+def _private(ds: Dataset, group: int, creator: str, element: int) -> Any:
+    try:
+        block = ds.private_block(group, creator)
+    except KeyError:
+        return None
+    try:
+        return block[element].value
+    except KeyError:
+        return None
+
+
+def _number(value: Any, tag: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SuvError(f"{tag} value '{value}' is not a number") from None
+
+
+def suv_inputs_from_headers(headers: SeriesHeaders) -> dict[str, Any]:
+    """Keyword arguments of :func:`gliopet.suv.compute_suv` for one series."""
+    first = headers.first
+    radiopharm = first.get("RadiopharmaceuticalInformationSequence")
+    rp = radiopharm[0] if radiopharm else Dataset()
+    corrected = first.get("CorrectedImage")
+    if corrected is not None and isinstance(corrected, str):
+        corrected = [corrected]
+    series_dt = _combine(parse_da(first.get("SeriesDate"), tag="(0008,0021) SeriesDate"),
+                         parse_tm(first.get("SeriesTime"), tag="(0008,0031) SeriesTime"))
+    acquisitions = []
+    for frame in headers.frames:
+        acq = None
+        if frame.acquisition_datetime:
+            acq = parse_dt(frame.acquisition_datetime, tag="(0018,9074) FrameAcquisitionDateTime")
+        if acq is None:
+            h = frame.header
+            acq = _combine(parse_da(h.get("AcquisitionDate") or h.get("SeriesDate"),
+                                    tag="(0008,0022) AcquisitionDate"),
+                           parse_tm(h.get("AcquisitionTime"), tag="(0008,0032) AcquisitionTime"))
+        if acq is None:
+            acq = parse_dt(frame.header.get("AcquisitionDateTime"), tag="(0008,002A) AcquisitionDateTime")
+        if acq is not None:
+            acquisitions.append(acq)
+    timing = PetTiming(acquisition=tuple(acquisitions) if len(acquisitions) == len(headers.frames) else (),
+                       frame_reference_ms=tuple(f.frame_reference_ms for f in headers.frames),
+                       frame_duration_ms=tuple(f.frame_duration_ms for f in headers.frames))
+    height = _number(first.get("PatientSize"), "(0010,1020) PatientSize")
+    sex = str(first.get("PatientSex", "") or "").strip().upper() or None
+    ge_scan = _private(first, 0x0009, GE_CREATOR, 0x0D)
+    philips_suv = [_number(_private(f.header, 0x7053, PHILIPS_CREATOR, 0x00), "(7053,1000) SUV scale factor")
+                   for f in headers.frames]
+    philips_acf = [_number(_private(f.header, 0x7053, PHILIPS_CREATOR, 0x09),
+                           "(7053,1009) activity concentration scale factor") for f in headers.frames]
+    units = first.get("Units")
+    return dict(
+        units=None if units in (None, "") else str(units),
+        decay_correction=str(first.get("DecayCorrection")) if first.get("DecayCorrection") else None,
+        corrected_image=None if corrected is None else [str(c) for c in corrected],
+        weight_kg=_number(first.get("PatientWeight"), "(0010,1030) PatientWeight"),
+        height_m=height if height else None,
+        sex=sex,
+        injected_bq=_number(rp.get("RadionuclideTotalDose"), "(0018,1074) RadionuclideTotalDose"),
+        half_life_s=_number(rp.get("RadionuclideHalfLife"), "(0018,1075) RadionuclideHalfLife"),
+        start_datetime=parse_dt(rp.get("RadiopharmaceuticalStartDateTime"),
+                                tag="(0018,1078) RadiopharmaceuticalStartDateTime"),
+        start_time=(lambda t: None if t is None else datetime.combine(date(2000, 1, 1), t))(
+            parse_tm(rp.get("RadiopharmaceuticalStartTime"), tag="(0018,1072) RadiopharmaceuticalStartTime")),
+        series_datetime=series_dt,
+        timing=timing,
+        ge_scan_datetime=parse_dt(ge_scan, tag="(0009,100D) GE private scan date/time") if ge_scan else None,
+        philips_suv_factor=philips_suv if any(v is not None for v in philips_suv) else None,
+        philips_activity_factor=philips_acf if any(v is not None for v in philips_acf) else None,
+        suv_type=str(first.get("SUVType")) if first.get("SUVType") else None,
+        n_slices=len(headers.frames),
+    )
+
+
+def suv_for_headers(headers: SeriesHeaders) -> SuvResult:
+    """The SUV factor of a loaded series; errors are prefixed with the series' first file."""
+    label = headers.frames[0].path
+    modality = headers.info.modality.upper()
+    if modality != "PT":
+        raise DicomError(f"{label}: (0008,0060) Modality is '{headers.info.modality}'; SUV needs a PET (PT) series")
+    try:
+        return compute_suv(**suv_inputs_from_headers(headers))
+    except SuvError as exc:
+        raise SuvError(f"{label}: {exc}") from None
+
+
+def suv_report_for_series(path: str | Path) -> dict[str, Any]:
+    """The ``gliopet suv --json`` object for the series at ``path``."""
+    headers = load_series_headers(path, modality=None if Path(path).is_file() else "PT")
+    result = suv_for_headers(headers)
+    report = result.as_dict()
+    report["series"] = {
+        "series_instance_uid": headers.info.series_uid,
+        "n_slices": len(headers.frames),
+        "first_file": str(headers.frames[0].path),
+        "manufacturer": str(headers.first.get("Manufacturer", "")),
+    }
+    for inp in report["inputs"].values():
+        inp["file"] = str(headers.frames[0].path)
+    return report
+
+
+def read_suv_volume(path: str | Path, *, suv_type: str = "bw", series_uid: str | None = None,
+                    progress: bool = False) -> Volume:
+    """Read a PET series and scale it to SUV (g/mL; cm2/mL for ``bsa``).
+
+    ``suv_type`` is one of ``bw``, ``lbm_janmahasatian``, ``bsa``, ``ibw``.
+    The provenance gains ``suv`` (the factor report) and ``units``.
+    """
+    headers = load_series_headers(path, series_uid=series_uid,
+                                  modality=None if Path(path).is_file() or series_uid else "PT")
+    result = suv_for_headers(headers)
+    if suv_type not in result.factors:
+        raise SuvError(f"{headers.frames[0].path}: SUV type '{suv_type}' cannot be computed for this series "
+                       f"(computable: {', '.join(result.factors)}); it needs (0010,1020) PatientSize "
+                       "and (0010,0040) PatientSex")
+    volume = volume_from_headers(headers, progress=progress)
+    factors = np.asarray(result.factors[suv_type], dtype=np.float64)
+    scaled = (volume.array * factors[:, None, None]).astype(np.float32)
+    unit = "cm2/mL" if suv_type == "bsa" else "g/mL"
+    return volume.with_array(scaled, suv=result.as_dict(), suv_type=suv_type, units=unit)
+
+
+def format_suv_report(report: dict[str, Any]) -> str:
+    """Human-readable text of a ``suv_report_for_series`` object."""
+    factor = report["factor"]
+    lines = []
+    if isinstance(factor, list):
+        lines.append(f"SUVbw factor: per slice, {min(factor):.6g} to {max(factor):.6g} g/mL per unit "
+                     f"({len(factor)} slices)")
+    else:
+        lines.append(f"SUVbw factor: {factor:.6g} g/mL per {report['units']} unit")
+    for name, value in report["factors"].items():
+        if name == "bw":
+            continue
+        unit = "cm2/mL" if name == "bsa" else "g/mL"
+        shown = f"{value:.6g}" if not isinstance(value, list) else f"{min(value):.6g}..{max(value):.6g}"
+        lines.append(f"  {name}: {shown} {unit}")
+    lines.append(f"Units: {report['units']}; reference: {report['reference_rule']}")
+    lines.append("Inputs:")
+    for name, inp in report["inputs"].items():
+        unit = f" {inp['unit']}" if inp["unit"] and inp["unit"] != "datetime" else ""
+        lines.append(f"  {name}: {inp['value']}{unit}  <- {inp['source']}")
+    for warning in report["warnings"]:
+        lines.append(f"warning: {warning}")
+    return "\n".join(lines)
