@@ -141,7 +141,17 @@ def analyze(directory: Path, clinical: Path, db_url: str | None, workers: int | 
 @click.option("--json", "as_json", is_flag=True)
 def stats(csv: Path | None, db_url: str | None, as_json: bool) -> None:
     """Table 1, Table 2, tests."""
-    _not_built("stats", "The study's statistics, tables, figures and report")
+    if db_url is not None:
+        _not_built("stats --db", "Cohort store and analysis at any scale")
+    if csv is None:
+        raise click.UsageError("give a cohort CSV or --db URL")
+    from .stats import format_stats, stats_from_csv
+
+    result = stats_from_csv(csv)
+    if as_json:
+        _print_json(result)
+    else:
+        click.echo(format_stats(result))
 
 
 @main.command()

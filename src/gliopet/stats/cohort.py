@@ -1,0 +1,292 @@
+"""The cohort table: parse and validate the clinical + measured CSV.
+
+One row per patient. :func:`parse_cohort_rows` is pure (rows of strings in, a
+:class:`Cohort` out); :func:`read_cohort_csv` only opens the file and hands
+its rows over. Every bad value raises :class:`~gliopet.errors.InputError`
+naming the file, the line and the column, never the patient identifier.
+
+Columns
+-------
+Required (DESIGN.md clinical CSV and the study's Table 2):
+
+``patient_id`` (unique), ``sex`` (M|F), ``age`` (years), ``diagnosis``
+(histology, free text), ``who_grade`` (II|III|IV), ``visual``
+(positive|negative, the consensus read), ``suvmax`` and
+``tbr_max_to_bg_max`` (empty allowed for visually negative scans, as in the
+study's Table 2 where they are "-").
+
+Optional, used when present:
+
+* ``referral`` (staging|recurrence), ``prior_surgery``,
+  ``prior_chemotherapy``, ``prior_radiotherapy`` (yes|no), ``mri_date``,
+  ``pet_date`` (YYYY-MM-DD): Table 1.
+* ``tumour_type``: overrides the type derived from ``diagnosis``.
+* measured columns ``suvmean_1cm``, ``suvpeak``, ``btv_ml``, ``bg_suvmax``,
+  ``bg_suvmean``, ``tbr_max_to_bg_mean``, ``tbr_mean_to_bg_mean``.
+* time points: ``<measure>_<minutes>min`` (e.g. ``suvmax_30min``,
+  ``suvmax_60min``, ``tbr_max_to_bg_max_30min``); see
+  :func:`gliopet.stats.time_point_columns`.
+* readers: ``visual_reader1``, ``visual_reader2``, ... (positive|negative)
+  for Cohen's kappa.
+* ``snapshot``: path (relative to the CSV's folder) of a PNG image panel
+  written by ``gliopet measure``.
+* anything else (e.g. ``note``) is passed through to Table 2 as text.
+
+Missing numbers are written as an empty cell, ``NA``, ``n/a`` or ``-``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from ..errors import InputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "NUMERIC_COLUMNS",
+    "MEASURE_COLUMNS",
+    "GRADES",
+    "Cohort",
+    "parse_cohort_rows",
+    "read_cohort_csv",
+    "time_point_columns",
+]
+
+REQUIRED_COLUMNS = ("patient_id", "sex", "age", "diagnosis", "who_grade", "visual", "suvmax",
+                    "tbr_max_to_bg_max")
+#: Measured columns (DESIGN.md "Measured columns added by analysis"), numeric, >= 0.
+MEASURE_COLUMNS = ("suvmax", "suvmean_1cm", "suvpeak", "btv_ml", "bg_suvmax", "bg_suvmean",
+                   "tbr_max_to_bg_max", "tbr_max_to_bg_mean", "tbr_mean_to_bg_mean")
+NUMERIC_COLUMNS = ("age",) + MEASURE_COLUMNS
+#: WHO grades in increasing order.
+GRADES = ("II", "III", "IV")
+#: Columns that must hold a value on every row.
+NON_EMPTY_COLUMNS = ("patient_id", "sex", "age", "diagnosis", "who_grade", "visual")
+#: Measured columns a visually positive scan must have.
+POSITIVE_NEEDS = ("suvmax", "tbr_max_to_bg_max")
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "-", "\u2013", "\u2014"})
+CHOICES: Mapping[str, tuple[str, ...]] = {
+    "sex": ("M", "F"),
+    "who_grade": GRADES,
+    "visual": ("positive", "negative"),
+    "referral": ("staging", "recurrence"),
+    "prior_surgery": ("yes", "no"),
+    "prior_chemotherapy": ("yes", "no"),
+    "prior_radiotherapy": ("yes", "no"),
+}
+DATE_COLUMNS = ("mri_date", "pet_date")
+MAX_AGE_YEARS = 130.0
+#: Largest CSV read (bytes): a cohort table, not a data dump.
+MAX_CSV_BYTES = 64 * 1024 * 1024
+
+_TIME_POINT = re.compile(r"^(?P<measure>[a-z0-9_]+?)_(?P<minutes>\d+)min$")
+_READER = re.compile(r"^visual_reader\d+$")
+
+
+def time_point_columns(columns: Iterable[str]) -> dict[str, dict[int, str]]:
+    """Group ``<measure>_<minutes>min`` columns by measure.
+
+    Only measures of :data:`MEASURE_COLUMNS` count. Returns
+    ``{measure: {minutes: column}}``.
+
+    Examples
+    --------
+    >>> time_point_columns(["suvmax_30min", "suvmax_60min", "note_1min"])
+    {'suvmax': {30: 'suvmax_30min', 60: 'suvmax_60min'}}
+    """
+    out: dict[str, dict[int, str]] = {}
+    for col in columns:
+        m = _TIME_POINT.match(col)
+        if m and m.group("measure") in MEASURE_COLUMNS:
+            out.setdefault(m.group("measure"), {})[int(m.group("minutes"))] = col
+    return {k: dict(sorted(v.items())) for k, v in out.items()}
+
+
+def _is_reader_column(col: str) -> bool:
+    return bool(_READER.match(col))
+
+
+@dataclass(frozen=True, slots=True)
+class Cohort:
+    """A validated cohort table.
+
+    Attributes
+    ----------
+    source : str
+        Where the rows came from (file name), for messages.
+    columns : tuple of str
+        Column names in input order.
+    rows : tuple of dict
+        One dict per patient: numbers as ``float`` (``None`` when missing),
+        choices in canonical spelling (``"IV"``, ``"positive"``, ``"M"``),
+        other text as ``str`` (``""`` when empty).
+    """
+
+    source: str
+    columns: tuple[str, ...]
+    rows: tuple[dict, ...]
+
+    def column(self, name: str) -> list:
+        """All values of one column, in row order."""
+        return [row.get(name) for row in self.rows]
+
+    @property
+    def reader_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if _is_reader_column(c))
+
+    @property
+    def numeric_columns(self) -> tuple[str, ...]:
+        tp = {c for cols in time_point_columns(self.columns).values() for c in cols.values()}
+        return tuple(c for c in self.columns if c in NUMERIC_COLUMNS or c in tp)
+
+
+def _where(source: str, line: int, col: str) -> str:
+    return f"{source}: line {line}, column '{col}'"
+
+
+def _parse_number(text: str, *, source: str, line: int, col: str) -> float | None:
+    t = text.strip()
+    if t.lower() in MISSING_TOKENS:
+        return None
+    try:
+        value = float(t)
+    except ValueError:
+        raise InputError(f"{_where(source, line, col)}: {t!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InputError(f"{_where(source, line, col)}: {t!r} is not a finite number")
+    if value < 0:
+        raise InputError(f"{_where(source, line, col)}: {t!r} is negative; it must be >= 0")
+    if col == "age" and value > MAX_AGE_YEARS:
+        raise InputError(f"{_where(source, line, col)}: {t!r} is not a plausible age in years")
+    return value
+
+
+def _parse_choice(text: str, choices: tuple[str, ...], *, source: str, line: int, col: str) -> str:
+    t = text.strip()
+    if t == "":
+        return ""
+    for c in choices:
+        if t.lower() == c.lower():
+            return c
+    raise InputError(f"{_where(source, line, col)}: {t!r} is not one of {'|'.join(choices)}")
+
+
+def _parse_date(text: str, *, source: str, line: int, col: str) -> str:
+    t = text.strip()
+    if t == "":
+        return ""
+    try:
+        date.fromisoformat(t)
+    except ValueError:
+        raise InputError(f"{_where(source, line, col)}: {t!r} is not a date YYYY-MM-DD") from None
+    return t
+
+
+def parse_cohort_rows(header: list[str], rows: Iterable[tuple[int, list[str]]], *, source: str) -> Cohort:
+    """Validate rows of strings into a :class:`Cohort`.
+
+    Parameters
+    ----------
+    header : list of str
+        Column names (surrounding spaces ignored, matched case-insensitively).
+    rows : iterable of (line, cells)
+        The data rows with their line numbers in the file.
+    source : str
+        File name, used in messages.
+
+    Raises
+    ------
+    InputError
+        A required column is missing, a row has the wrong number of cells,
+        a value is not a number / not one of the allowed choices, a required
+        value is empty, a positive scan lacks SUVmax/TBR, or a patient_id
+        repeats. The message names ``source``, the line and the column.
+    """
+    columns = [h.strip().lower() for h in header]
+    if len(set(columns)) != len(columns):
+        dup = sorted({c for c in columns if columns.count(c) > 1})
+        raise InputError(f"{source}: column(s) {', '.join(dup)} appear more than once in the header")
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise InputError(f"{source}: required column(s) missing: {', '.join(missing)} "
+                         f"(needed: {', '.join(REQUIRED_COLUMNS)})")
+    numeric = set(NUMERIC_COLUMNS) | {c for cols in time_point_columns(columns).values() for c in cols.values()}
+    seen_ids: dict[str, int] = {}
+    parsed: list[dict] = []
+    for line, cells in rows:
+        if len(cells) == 1 and cells[0].strip() == "":
+            continue  # blank line
+        if len(cells) != len(columns):
+            raise InputError(f"{source}: line {line} has {len(cells)} cells, the header has {len(columns)}")
+        row: dict = {}
+        for col, text in zip(columns, cells):
+            if col in numeric:
+                value = _parse_number(text, source=source, line=line, col=col)
+            elif col in CHOICES:
+                value = _parse_choice(text, CHOICES[col], source=source, line=line, col=col)
+            elif _is_reader_column(col):
+                value = _parse_choice(text, CHOICES["visual"], source=source, line=line, col=col)
+            elif col in DATE_COLUMNS:
+                value = _parse_date(text, source=source, line=line, col=col)
+            else:
+                value = text.strip()
+            row[col] = value
+        for col in NON_EMPTY_COLUMNS:
+            if row[col] in ("", None):
+                raise InputError(f"{_where(source, line, col)}: value is empty")
+        if row["visual"] == "positive":
+            for col in POSITIVE_NEEDS:
+                if row[col] is None:
+                    raise InputError(f"{_where(source, line, col)}: missing for a visually positive scan")
+        pid = row["patient_id"]
+        if pid in seen_ids:  # the identifier itself is not printed
+            raise InputError(f"{_where(source, line, 'patient_id')}: repeats the patient_id of line {seen_ids[pid]}")
+        seen_ids[pid] = line
+        parsed.append(row)
+    if not parsed:
+        raise InputError(f"{source}: no data rows")
+    return Cohort(source=source, columns=tuple(columns), rows=tuple(parsed))
+
+
+def read_cohort_csv(path: str | Path) -> Cohort:
+    """Read and validate a cohort CSV (UTF-8, optional BOM, comma-separated).
+
+    Raises
+    ------
+    InputError
+        The file cannot be read or any check of :func:`parse_cohort_rows` fails.
+    """
+    p = Path(path)
+    source = p.name
+    try:
+        size = p.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise InputError(f"{source}: {size} bytes is larger than the {MAX_CSV_BYTES} bytes a cohort CSV may have")
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, strict=True)
+            try:
+                header = next(reader)
+            except StopIteration:
+                raise InputError(f"{source}: the file is empty (no header)") from None
+            numbered: list[tuple[int, list[str]]] = []
+            start = reader.line_num + 1
+            for cells in reader:
+                numbered.append((start, cells))
+                start = reader.line_num + 1
+    except OSError as exc:
+        raise InputError(f"{source}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{source}: not UTF-8 text") from None
+    except csv.Error as exc:
+        raise InputError(f"{source}: not a valid CSV ({exc})") from None
+    logger.info("read %d rows from %s", len(numbered), source)
+    return parse_cohort_rows(header, numbered, source=source)
