@@ -172,10 +172,32 @@ def serve(db_url: str) -> None:
 
 @main.command()
 @click.argument("batch", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
-def qc(batch: Path, as_json: bool) -> None:
-    """Radiopharmaceutical release check."""
-    _not_built("qc", "Radiopharmacy: batch records, the quality-control release check, ...")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--certificate", "certificate", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the release certificate to FILE.html or FILE.pdf.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write certificate.html and certificate.pdf into this folder.")
+def qc(batch: Path, as_json: bool, certificate: Path | None, out_dir: Path | None) -> None:
+    """Radiopharmaceutical release check (exit 0 released, 1 not released, 2 bad input)."""
+    from datetime import datetime, timezone
+
+    from .radiopharmacy import format_decision, run_release_check, write_certificate
+
+    decision = run_release_check(batch)
+    issued_at = datetime.now(timezone.utc)
+    targets = [certificate] if certificate else []
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        targets += [out_dir / "certificate.html", out_dir / "certificate.pdf"]
+    written = [write_certificate(decision, target, issued_at=issued_at) for target in targets]
+    if as_json:
+        _print_json({**decision.to_dict(), "certificates": [str(p) for p in written]})
+    else:
+        click.echo(format_decision(decision))
+        for path in written:
+            click.echo(f"certificate: {path}")
+    if not decision.released:
+        sys.exit(1)
 
 
 @main.command()
