@@ -142,8 +142,7 @@ def _walk_files(root: Path) -> Iterator[Path]:
 def _read_header(path: Path) -> Dataset:
     try:
         return pydicom.dcmread(path, stop_before_pixels=True)
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError, OverflowError,
-            AttributeError, IndexError, NotImplementedError) as exc:
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on damaged headers
         raise DicomError(f"{path}: unreadable DICOM header ({type(exc).__name__})") from None
 
 
@@ -180,12 +179,18 @@ def find_series(root: str | Path, *, progress: bool = False) -> list[SeriesInfo]
             logger.warning("%s", exc)
             ignored += 1
             continue
-        sop_class = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", ""))
-        if sop_class == _DICOMDIR_SOP_CLASS or "Rows" not in ds:
+        try:
+            sop_class = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", ""))
+            is_image = sop_class != _DICOMDIR_SOP_CLASS and "Rows" in ds
+            study = str(ds.get("StudyInstanceUID", ""))
+            series = str(ds.get("SeriesInstanceUID", ""))
+        except Exception as exc:  # noqa: BLE001 - values are parsed lazily; damage surfaces here
+            logger.warning("%s: damaged DICOM header (%s); file ignored", path, type(exc).__name__)
             ignored += 1
             continue
-        study = str(ds.get("StudyInstanceUID", ""))
-        series = str(ds.get("SeriesInstanceUID", ""))
+        if not is_image:
+            ignored += 1
+            continue
         if not series:
             logger.warning("%s: (0020,000E) SeriesInstanceUID is missing; file ignored", path)
             ignored += 1
@@ -319,6 +324,8 @@ def _check_dimensions(ds: Dataset, path: Path) -> tuple[int, int, int]:
     if bits not in (8, 16, 32, 64):
         raise DicomError(f"{path}: (0028,0100) BitsAllocated {bits} is not supported")
     ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if ts is not None and (not isinstance(ts, pydicom.uid.UID) or not ts.is_transfer_syntax):
+        raise DicomError(f"{path}: (0002,0010) TransferSyntaxUID is not a transfer syntax")
     if ts is not None and not ts.is_compressed:
         # Uncompressed: the header must not claim more pixel data than the file holds.
         expected = rows * columns * frames * bits // 8
@@ -496,7 +503,7 @@ def load_series_headers(path: str | Path, *, series_uid: str | None = None,
     info = _select_series(path, series_uid, modality)
     frames: list[_Frame] = []
     for file in info.files:
-        frames.extend(_frames_of(file, _read_header(file)))
+        frames.extend(_guarded(_frames_of, file, _read_header(file)))
     label = str(path)
     frames, affine, normal = _stack_geometry(frames, label)
     return SeriesHeaders(info=info, frames=tuple(frames), affine=affine, normal=normal)
@@ -563,7 +570,7 @@ def volume_from_headers(headers: SeriesHeaders, *, progress: bool = False) -> Vo
 
         iterator = tqdm(by_file, desc="reading", unit="file", leave=False)
     for file in iterator:
-        pixels, raw = _decode(file)
+        pixels, raw = _guarded(_decode, file)
         file_hashes[file] = hashlib.sha256(raw).hexdigest()
         if pixels.ndim == 2:
             pixels = pixels[np.newaxis]
@@ -605,6 +612,21 @@ def volume_from_headers(headers: SeriesHeaders, *, progress: bool = False) -> Vo
         },
     }
     return Volume(array, headers.affine, provenance)
+
+
+def _guarded(function, path: Path, *args: Any) -> Any:
+    """Run ``function(path, *args)``; a damaged file's unexpected exception becomes a DicomError.
+
+    pydicom raises many exception types on damaged files (truncated elements, wrong VRs, impossible
+    values); at this boundary each is reported as one line naming the file, never as a traceback.
+    """
+    try:
+        return function(path, *args)
+    except (DicomError, GeometryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the boundary between bytes from disk and gliopet
+        detail = str(exc).splitlines()[0][:120] if str(exc) else ""
+        raise DicomError(f"{path}: damaged or unsupported DICOM ({type(exc).__name__}: {detail})") from None
 
 
 def _compact(values: list[float]) -> float | list[float]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from ..errors import DicomError, SuvError
+from ..errors import DicomError, GliopetError, SuvError
 from ..suv import PetTiming, SuvResult, compute_suv
 from ..volume import Volume
 from .dicom import SeriesHeaders, load_series_headers, volume_from_headers
@@ -172,6 +172,11 @@ def suv_for_headers(headers: SeriesHeaders) -> SuvResult:
         return compute_suv(**suv_inputs_from_headers(headers))
     except SuvError as exc:
         raise SuvError(f"{label}: {exc}") from None
+    except GliopetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom parses values lazily: damage surfaces on access
+        # Damaged header values (wrong VR, wrong multiplicity) that pydicom hands over as odd types.
+        raise DicomError(f"{label}: damaged SUV attribute ({type(exc).__name__}: {str(exc)[:120]})") from None
 
 
 def suv_report_for_series(path: str | Path) -> dict[str, Any]:

@@ -1,0 +1,134 @@
+"""``gliopet inspect``: what a folder holds and what is missing for SUV.
+
+For each study and series: modality, dimensions, voxel spacing, time points,
+and for PET whether the SUV can be computed and, if not, which attributes are
+missing. A series that cannot be read is listed with the reason; the
+inspection goes on. Output never contains patient identifiers.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import GliopetError
+from .io.dicom import SeriesInfo, find_series, group_studies, load_series_headers
+from .io.suv_inputs import suv_for_headers, suv_inputs_from_headers
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["inspect_tree", "format_inspection", "SUV_REQUIRED"]
+
+#: compute_suv keyword -> the attribute a user must supply (BQML/CNTS series).
+SUV_REQUIRED = {
+    "units": "(0054,1001) Units",
+    "decay_correction": "(0054,1102) DecayCorrection",
+    "weight_kg": "(0010,1030) PatientWeight",
+    "injected_bq": "(0018,1074) RadionuclideTotalDose",
+    "half_life_s": "(0018,1075) RadionuclideHalfLife",
+}
+
+
+def _missing_for_suv(kwargs: dict[str, Any]) -> list[str]:
+    missing = [attribute for key, attribute in SUV_REQUIRED.items() if kwargs.get(key) is None]
+    if kwargs.get("units") in ("GML", "CM2ML"):
+        return [m for m in missing if "PatientWeight" in m or "Units" in m]
+    if kwargs.get("start_datetime") is None and kwargs.get("start_time") is None:
+        missing.append("(0018,1078) RadiopharmaceuticalStartDateTime or (0018,1072) RadiopharmaceuticalStartTime")
+    if kwargs.get("series_datetime") is None and kwargs.get("start_datetime") is None:
+        missing.append("(0008,0021) SeriesDate / (0008,0031) SeriesTime")
+    return missing
+
+
+def _series_entry(info: SeriesInfo) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "series_instance_uid": info.series_uid,
+        "series_number": info.series_number,
+        "description": info.series_description,
+        "modality": info.modality,
+        "n_files": info.n_files,
+    }
+    try:
+        headers = load_series_headers(info.files[0])
+    except GliopetError as exc:
+        entry["readable"] = False
+        entry["error"] = str(exc)
+        return entry
+    first = headers.first
+    spacing = np.linalg.norm(headers.affine[:3, :3], axis=0)
+    entry.update({
+        "readable": True,
+        "dimensions": [len(headers.frames), headers.frames[0].rows, headers.frames[0].columns],
+        "spacing_mm": [round(float(s), 4) for s in spacing],
+        "series_datetime": f"{first.get('SeriesDate', '')} {first.get('SeriesTime', '')}".strip() or None,
+        "manufacturer": str(first.get("Manufacturer", "")),
+    })
+    if info.modality.upper() == "PT":
+        entry["suv"] = _suv_status(headers)
+    return entry
+
+
+def _suv_status(headers: Any) -> dict[str, Any]:
+    try:
+        kwargs = suv_inputs_from_headers(headers)
+    except GliopetError as exc:
+        return {"computable": False, "missing": [], "error": str(exc)}
+    missing = _missing_for_suv(kwargs)
+    try:
+        result = suv_for_headers(headers)
+    except GliopetError as exc:
+        return {"computable": False, "missing": missing, "error": str(exc)}
+    decay = result.decay_time_s
+    return {
+        "computable": True,
+        "missing": [],
+        "factor": result.as_dict()["factor"],
+        "units": result.units,
+        "minutes_post_injection": None if decay is None else round(min(decay) / 60.0, 1),
+        "warnings": list(result.warnings),
+    }
+
+
+def inspect_tree(path: str | Path) -> dict[str, Any]:
+    """Studies and series under ``path``, with SUV readiness of each PET series."""
+    path = Path(path)
+    series = find_series(path, progress=True)
+    studies = []
+    for study in group_studies(series):
+        studies.append({"study_instance_uid": study.study_uid,
+                        "series": [_series_entry(s) for s in study.series]})
+    return {"path": str(path), "n_studies": len(studies), "n_series": len(series), "studies": studies}
+
+
+def format_inspection(result: dict[str, Any]) -> str:
+    """Plain-text rendering of :func:`inspect_tree`."""
+    lines = [f"{result['path']}: {result['n_studies']} study(ies), {result['n_series']} series"]
+    for index, study in enumerate(result["studies"], 1):
+        lines.append(f"study {index}: {study['study_instance_uid']}")
+        for s in study["series"]:
+            head = f"  series {s['series_number']} {s['modality']:<3} {s['description']!s:.30}"
+            if not s.get("readable"):
+                lines.append(f"{head}  NOT READABLE: {s['error']}")
+                continue
+            dims = "x".join(str(d) for d in s["dimensions"])
+            spacing = " x ".join(f"{v:g}" for v in s["spacing_mm"])
+            lines.append(f"{head}  {dims} voxels, {spacing} mm, {s['series_datetime'] or 'no series time'}")
+            suv = s.get("suv")
+            if suv is None:
+                continue
+            if suv["computable"]:
+                factor = suv["factor"]
+                shown = f"{factor:.6g}" if not isinstance(factor, list) else "per slice"
+                when = "" if suv["minutes_post_injection"] is None else \
+                    f", {suv['minutes_post_injection']:g} min p.i."
+                lines.append(f"    SUV: computable ({suv['units']}, factor {shown}{when})")
+                lines.extend(f"    warning: {w}" for w in suv["warnings"])
+            else:
+                lines.append("    SUV: NOT computable")
+                lines.extend(f"    missing: {m}" for m in suv["missing"])
+                if suv.get("error"):
+                    lines.append(f"    reason: {suv['error']}")
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""``gliopet inspect``: series found, dimensions, spacing, SUV readiness and what is missing."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from dicom_factory import pet_header, write_series
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "gliopet.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_inspect_lists_series_and_suv_status(tmp_path):
+    write_series(tmp_path / "pet", np.ones((5, 4, 6), np.int16), seed="study-a", spacing_mm=(2.0, 2.5),
+                 slice_mm=3.0, header=pet_header(start_time="090000", series_time="100000"))
+    broken = pet_header()
+    del broken["PatientWeight"]
+    write_series(tmp_path / "pet2", np.ones((2, 4, 6), np.int16), seed="study-b", header=broken)
+    write_series(tmp_path / "ct", np.zeros((3, 8, 8), np.int16), modality="CT", seed="study-c",
+                 intercept=-1024.0)
+    out = run_cli("inspect", tmp_path, "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["n_series"] == 3
+    series = {(s["modality"], s["n_files"]): s for st in result["studies"] for s in st["series"]}
+    pet = series[("PT", 5)]
+    assert pet["dimensions"] == [5, 4, 6]
+    assert pet["spacing_mm"] == [2.5, 2.0, 3.0]  # i: column spacing, j: row spacing, k: slice
+    assert pet["suv"]["computable"] is True
+    assert pet["suv"]["minutes_post_injection"] == 60.0  # 09:00 injection, 10:00 scan
+    bad = series[("PT", 2)]
+    assert bad["suv"]["computable"] is False
+    assert bad["suv"]["missing"] == ["(0010,1030) PatientWeight"]
+    assert "suv" not in series[("CT", 3)]
+    text = run_cli("inspect", tmp_path)
+    assert "missing: (0010,1030) PatientWeight" in text.stdout
+    assert "PHANTOM" not in text.stdout  # no patient identifiers
+
+
+def test_inspect_reports_unreadable_series_and_goes_on(tmp_path):
+    positions = [(0, 0, 0), (0, 0, 3), (0, 0, 3)]
+    write_series(tmp_path / "dup", np.ones((3, 2, 2), np.int16), positions=positions, seed="d",
+                 header=pet_header())
+    out = run_cli("inspect", tmp_path, "--json")
+    assert out.returncode == 0
+    entry = json.loads(out.stdout)["studies"][0]["series"][0]
+    assert entry["readable"] is False
+    assert "duplicate" in entry["error"]
