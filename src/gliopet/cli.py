@@ -158,9 +158,17 @@ def stats(csv: Path | None, db_url: str | None, as_json: bool) -> None:
 @click.argument("csv", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--db", "db_url")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def report(csv: Path | None, db_url: str | None, out_file: Path) -> None:
+@click.option("--figures", "figures_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also save every figure here as SVG and PNG.")
+def report(csv: Path | None, db_url: str | None, out_file: Path, figures_dir: Path | None) -> None:
     """HTML or PDF report."""
-    _not_built("report", "The study's statistics, tables, figures and report")
+    if db_url is not None:
+        _not_built("report --db", "Cohort store and analysis at any scale")
+    if csv is None:
+        raise click.UsageError("give a cohort CSV or --db URL")
+    from .report import write_report
+
+    click.echo(f"report written: {write_report(csv, out_file, figures_dir=figures_dir)}")
 
 
 @main.command()
