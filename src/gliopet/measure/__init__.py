@@ -4,6 +4,14 @@ See :mod:`gliopet.measure._rois` for the definitions (DESIGN.md, "Definitions").
 """
 
 from ._record import Measurement, measure_rois
+from ._study import (
+    LESION_AUTO_SKULL_MARGIN_MM,
+    LESION_AUTO_SMOOTH_MM,
+    LESION_AUTO_VOI_RADIUS_MM,
+    LESION_POINT_SEARCH_RADIUS_MM,
+    lesion_voi,
+    measure_pet,
+)
 from ._rois import (
     BACKGROUND_CIRCLE_DIAMETER_MM,
     BTV_THRESHOLD_FACTOR,
@@ -28,6 +36,12 @@ from ._rois import (
 )
 
 __all__ = [
+    "LESION_AUTO_SKULL_MARGIN_MM",
+    "LESION_AUTO_SMOOTH_MM",
+    "LESION_AUTO_VOI_RADIUS_MM",
+    "LESION_POINT_SEARCH_RADIUS_MM",
+    "lesion_voi",
+    "measure_pet",
     "BACKGROUND_CIRCLE_DIAMETER_MM",
     "BTV_THRESHOLD_FACTOR",
     "CIRCLE_SUBSAMPLES",

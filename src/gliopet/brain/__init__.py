@@ -1,0 +1,41 @@
+"""Brain: masks from CT or PET, the mid-sagittal plane, the MNI152 affine fit, background placement.
+
+Pure computation on :class:`~gliopet.volume.Volume` objects (LPS mm); the
+template comes in as an argument (``gliopet.io.template.load_mni152``).
+"""
+
+from ._background import (
+    BACKGROUND_SEARCH_MM,
+    MIDLINE_TIE_MM,
+    BackgroundPlacement,
+    lesion_side,
+    place_background_circle,
+)
+from ._geometry import BrainGeometry, brain_geometry
+from ._mask import BRAIN_HU_RANGE, MIN_BRAIN_ML, SKULL_HU, ct_brain_mask, pet_brain_mask
+from ._midline import MidsagittalPlane, midsagittal_plane, plane_from_template_fit
+from ._sitk import resample_to
+from ._template import CENTRUM_SEMIOVALE_MNI_RAS_MM, TemplateFit, centrum_semiovale_lps_mm, fit_mni_affine
+
+__all__ = [
+    "BACKGROUND_SEARCH_MM",
+    "BRAIN_HU_RANGE",
+    "CENTRUM_SEMIOVALE_MNI_RAS_MM",
+    "MIDLINE_TIE_MM",
+    "MIN_BRAIN_ML",
+    "SKULL_HU",
+    "BackgroundPlacement",
+    "BrainGeometry",
+    "MidsagittalPlane",
+    "TemplateFit",
+    "brain_geometry",
+    "centrum_semiovale_lps_mm",
+    "ct_brain_mask",
+    "fit_mni_affine",
+    "lesion_side",
+    "midsagittal_plane",
+    "pet_brain_mask",
+    "place_background_circle",
+    "plane_from_template_fit",
+    "resample_to",
+]

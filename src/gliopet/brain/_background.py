@@ -1,0 +1,156 @@
+"""Automatic placement of the study's background circle in the contralateral centrum semiovale."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import MeasurementError
+from ..measure._rois import BACKGROUND_CIRCLE_DIAMETER_MM, disk_weights
+from ..volume import Volume
+from ._midline import MidsagittalPlane
+from ._template import TemplateFit, centrum_semiovale_lps_mm
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BackgroundPlacement", "lesion_side", "place_background_circle"]
+
+#: A lesion whose hottest voxel is closer than this to the mid-sagittal plane
+#: is assigned to a hemisphere by the mass of its VOI rather than by that voxel.
+MIDLINE_TIE_MM = 3.0
+#: In-plane search radius around the template's centrum semiovale point.
+BACKGROUND_SEARCH_MM = 12.0
+#: Largest fraction of the circle's area allowed outside the brain mask.
+BACKGROUND_MAX_OUTSIDE_BRAIN = 0.01
+#: Preference for staying near the template point: score = mean WM probability
+#: - this x distance (mm), so 10 mm away costs as much as 0.05 of WM probability.
+BACKGROUND_DISTANCE_PENALTY_PER_MM = 0.005
+#: Margin kept between the circle and the lesion VOI.
+BACKGROUND_LESION_MARGIN_MM = 5.0
+
+
+@dataclass(frozen=True)
+class BackgroundPlacement:
+    """Where the automatic background circle went, and why."""
+
+    centre_ijk: tuple[float, float, float]
+    centre_lps_mm: tuple[float, float, float]
+    side: str
+    lesion_side: str
+    template_point_lps_mm: tuple[float, float, float]
+    shift_mm: float
+    wm_probability: float | None
+    midline_distance_mm: float
+
+    def to_dict(self) -> dict:
+        return {"side": self.side, "lesion_side": self.lesion_side,
+                "template_point_lps_mm": [round(v, 3) for v in self.template_point_lps_mm],
+                "shift_from_template_point_mm": round(self.shift_mm, 3),
+                "white_matter_probability": None if self.wm_probability is None else round(self.wm_probability, 4),
+                "midline_distance_mm": round(self.midline_distance_mm, 3)}
+
+
+def lesion_side(plane: MidsagittalPlane, pet: Volume, *, lesion_lps_mm, lesion_mask: np.ndarray | None = None) -> str:
+    """The patient's hemisphere (``"left"``/``"right"``) holding the lesion.
+
+    Decided by the lesion's hottest point, unless it lies within
+    :data:`MIDLINE_TIE_MM` of the plane (a lesion touching or crossing the
+    midline, e.g. a butterfly glioma): then by the SUV-weighted mean signed
+    distance of the lesion mask's voxels, i.e. the side holding most of the
+    lesion's activity.
+    """
+    distance = float(plane.signed_distance_mm(lesion_lps_mm))
+    if abs(distance) < MIDLINE_TIE_MM and lesion_mask is not None and np.any(lesion_mask):
+        kji = np.argwhere(lesion_mask)
+        weights = np.clip(np.asarray(pet.array, dtype=np.float64)[tuple(kji.T)], 0, None)
+        d = plane.signed_distance_mm(pet.ijk_to_xyz_mm(kji[:, ::-1].astype(np.float64)))
+        if weights.sum() > 0:
+            distance = float((weights * d).sum() / weights.sum())
+    return "left" if distance > 0 else "right"
+
+
+def place_background_circle(pet: Volume, *, brain_mask: np.ndarray, plane: MidsagittalPlane, fit: TemplateFit,
+                            lesion_lps_mm, lesion_mask: np.ndarray | None = None,
+                            wm_probability: np.ndarray | None = None,
+                            diameter_mm: float = BACKGROUND_CIRCLE_DIAMETER_MM,
+                            name: str = "PET") -> BackgroundPlacement:
+    """Centre of the 25 mm background circle, on the PET's own axial slices.
+
+    1. The lesion's hemisphere is found by :func:`lesion_side`; the background
+       goes to the other one.
+    2. The template's centrum semiovale point of that hemisphere
+       (:data:`~gliopet.brain.CENTRUM_SEMIOVALE_MNI_RAS_MM`) is mapped to the
+       patient by the template fit; its nearest PET slice is the background's
+       slice (the readers' "axial slice at the level of the semi-oval centre").
+    3. On that slice, centres within :data:`BACKGROUND_SEARCH_MM` of the point
+       are tried; a centre qualifies when the whole circle lies in the brain
+       mask (at most :data:`BACKGROUND_MAX_OUTSIDE_BRAIN` outside), on the
+       contralateral side of the mid-sagittal plane, and at least
+       :data:`BACKGROUND_LESION_MARGIN_MM` from the lesion mask. The best one
+       maximises the circle's mean white-matter probability (template WM map
+       on the PET grid, when given) less a small distance penalty.
+
+    Raises
+    ------
+    MeasurementError
+        The centrum semiovale level is outside the PET, or no qualifying
+        circle fits in the contralateral brain.
+    """
+    mask = np.asarray(brain_mask, dtype=bool)
+    side_lesion = lesion_side(plane, pet, lesion_lps_mm=lesion_lps_mm, lesion_mask=lesion_mask)
+    side = "right" if side_lesion == "left" else "left"
+    sign = 1.0 if side == "left" else -1.0
+    target = centrum_semiovale_lps_mm(fit, side=side)
+    ci, cj, ck = pet.xyz_mm_to_ijk(target)
+    n_k, n_j, n_i = pet.shape
+    k = int(round(ck))
+    if not 0 <= k < n_k:
+        raise MeasurementError(f"{name}: the centrum semiovale level (slice k = {k}) is outside the PET "
+                               f"({n_k} slices); the PET does not cover the upper brain")
+    si, sj, _ = pet.spacing_mm
+    radius = diameter_mm / 2.0
+    slice_mask = mask[k]
+    jj, ii = np.mgrid[0:n_j, 0:n_i]
+    plane_xyz = pet.ijk_to_xyz_mm(np.stack([ii, jj, np.full_like(ii, k)], axis=-1).astype(np.float64))
+    contralateral = sign * plane.signed_distance_mm(plane_xyz) > 0
+    if lesion_mask is not None and np.any(lesion_mask[k]):
+        near = ndimage.distance_transform_edt(~np.asarray(lesion_mask[k], bool), sampling=(sj, si))
+        away = near >= BACKGROUND_LESION_MARGIN_MM
+    else:
+        away = np.ones_like(slice_mask)
+    allowed = slice_mask & contralateral & away
+    wm = None if wm_probability is None else np.asarray(wm_probability[k], dtype=np.float64)
+    best = None
+    for dj in np.arange(-BACKGROUND_SEARCH_MM, BACKGROUND_SEARCH_MM + 1e-9, sj):
+        for di in np.arange(-BACKGROUND_SEARCH_MM, BACKGROUND_SEARCH_MM + 1e-9, si):
+            shift = float(np.hypot(di, dj))
+            if shift > BACKGROUND_SEARCH_MM:
+                continue
+            centre = (ci + di / si, cj + dj / sj)
+            if not (radius / si - 0.5 <= centre[0] <= n_i - 0.5 - radius / si
+                    and radius / sj - 0.5 <= centre[1] <= n_j - 0.5 - radius / sj):
+                continue
+            weights = disk_weights((n_j, n_i), centre_ij=centre, diameter_mm=diameter_mm, spacing_ij_mm=(si, sj))
+            total = weights.sum()
+            if weights[~allowed].sum() > BACKGROUND_MAX_OUTSIDE_BRAIN * total:
+                continue
+            if np.any(weights[~contralateral] > 0):
+                continue
+            wm_mean = None if wm is None else float((weights * wm).sum() / total)
+            score = (wm_mean or 0.0) - BACKGROUND_DISTANCE_PENALTY_PER_MM * shift
+            if best is None or score > best[0]:
+                best = (score, centre, shift, wm_mean)
+    if best is None:
+        raise MeasurementError(
+            f"{name}: a {diameter_mm:g} mm background circle does not fit inside the brain in the {side} "
+            f"hemisphere at the centrum semiovale level (slice k = {k}); give --background X,Y,Z")
+    _, (bi, bj), shift, wm_mean = best
+    lps = pet.ijk_to_xyz_mm([bi, bj, float(k)])
+    logger.debug("background: %s hemisphere, slice %d, shift %.1f mm, WM %.2f", side, k, shift, wm_mean or -1)
+    return BackgroundPlacement(centre_ijk=(float(bi), float(bj), float(k)),
+                               centre_lps_mm=tuple(float(v) for v in lps), side=side, lesion_side=side_lesion,
+                               template_point_lps_mm=tuple(float(v) for v in target), shift_mm=shift,
+                               wm_probability=wm_mean, midline_distance_mm=float(abs(plane.signed_distance_mm(lps))))

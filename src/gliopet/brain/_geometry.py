@@ -1,0 +1,88 @@
+"""Everything measurement needs to know about a brain, on the PET grid."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import MeasurementError
+from ..volume import Volume
+from ._mask import MIN_BRAIN_ML, ct_brain_mask, pet_brain_mask, pet_head_mask
+from ._midline import MidsagittalPlane, midsagittal_plane, plane_from_template_fit
+from ._sitk import resample_to
+from ._template import TemplateFit, fit_mni_affine
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BrainGeometry", "brain_geometry", "MIN_CT_COVERAGE"]
+
+#: Fraction of the PET-grid brain that the CT must cover.
+MIN_CT_COVERAGE = 0.9  # of the PET's head (field of view) and of its brain
+
+
+@dataclass(frozen=True)
+class BrainGeometry:
+    """Brain mask and white-matter probability on the PET grid, template fit, mid-sagittal plane."""
+
+    mask: np.ndarray
+    mask_source: str
+    fit: TemplateFit
+    plane: MidsagittalPlane
+    wm_probability: np.ndarray
+
+    def to_dict(self, voxel_volume_ml: float) -> dict:
+        return {"mask_source": self.mask_source,
+                "brain_volume_ml": round(float(self.mask.sum()) * voxel_volume_ml, 1),
+                "template_fit_metric": round(self.fit.metric, 5),
+                "patient_to_mni_lps": np.round(self.fit.patient_to_mni, 5).tolist(),
+                "midsagittal_plane": self.plane.to_dict()}
+
+
+def brain_geometry(pet: Volume, *, template, ct: Volume | None = None, pet_name: str = "PET",
+                   ct_name: str = "CT") -> BrainGeometry:
+    """Brain mask (from CT, else PET), MNI affine fit, mid-sagittal plane, WM map on the PET grid.
+
+    With a CT: :func:`ct_brain_mask` on the CT grid, the fit and the symmetry
+    plane from the CT (the lesion is invisible there), the mask resampled to
+    the PET grid. Without: :func:`pet_brain_mask` and the PET. ``template`` is
+    a :class:`~gliopet.io.template.MniTemplate` (``load_mni152(2)``).
+
+    Raises
+    ------
+    MeasurementError
+        No brain in the PET's field of view, or a CT that does not cover it.
+    """
+    if ct is not None:
+        head = np.argwhere(pet_head_mask(pet, name=pet_name))
+        ijk_ct = ct.xyz_mm_to_ijk(pet.ijk_to_xyz_mm(head[:, ::-1].astype(np.float64)))
+        within = np.all((ijk_ct >= -0.5) & (ijk_ct <= np.array(ct.shape[::-1]) - 0.5), axis=1)
+        if within.mean() < MIN_CT_COVERAGE:
+            raise MeasurementError(f"{ct_name}: covers {100 * within.mean():.0f} % of the head in {pet_name}'s "
+                                   f"field of view (< {100 * MIN_CT_COVERAGE:.0f} %); the CT does not cover the PET")
+        mask_ct = ct_brain_mask(ct, name=ct_name)
+        fit = fit_mni_affine(ct.with_array(mask_ct.astype(np.float32)), template_mask=template.brain_mask)
+        plane = midsagittal_plane(ct, mask=mask_ct, initial=plane_from_template_fit(fit.patient_to_mni))
+        mask = resample_to(ct.with_array(mask_ct.astype(np.float32)), pet, order=1) > 0.5
+        # the template brain mapped into the PET grid tells how much brain the PET should see
+        expected = resample_to(template.brain_mask, pet, reference_to_volume=fit.patient_to_mni) > 0.5
+        if expected.sum() * pet.voxel_volume_ml < MIN_BRAIN_ML:
+            raise MeasurementError(f"{pet_name}: the PET's field of view holds "
+                                   f"{expected.sum() * pet.voxel_volume_ml:.0f} mL of the brain found on "
+                                   f"{ct_name}; the two do not overlap")
+        coverage = float((mask & expected).sum() / max(expected.sum(), 1))
+        if coverage < MIN_CT_COVERAGE:
+            raise MeasurementError(f"{ct_name}: covers {100 * coverage:.0f} % of the brain in the PET's field of "
+                                   f"view (< {100 * MIN_CT_COVERAGE:.0f} %); the CT does not cover the PET")
+        source = "ct"
+    else:
+        mask = pet_brain_mask(pet, name=pet_name)
+        fit = fit_mni_affine(pet.with_array(mask.astype(np.float32)), template_mask=template.brain_mask)
+        plane = midsagittal_plane(pet, mask=mask, initial=plane_from_template_fit(fit.patient_to_mni))
+        source = "pet"
+    if mask.sum() * pet.voxel_volume_ml < MIN_BRAIN_ML:
+        raise MeasurementError(f"{pet_name}: {mask.sum() * pet.voxel_volume_ml:.0f} mL of brain in the field of "
+                               f"view (< {MIN_BRAIN_ML:g} mL); the PET does not cover the brain")
+    wm = resample_to(template.wm, pet, reference_to_volume=fit.patient_to_mni)
+    return BrainGeometry(mask=mask, mask_source=source, fit=fit, plane=plane, wm_probability=wm)

@@ -1,0 +1,87 @@
+"""Volume <-> SimpleITK image, and resampling between grids (both in LPS mm).
+
+SimpleITK's physical space is LPS, like :class:`~gliopet.volume.Volume`, so
+the conversion is exact: origin = affine translation, spacing = column norms,
+direction = unit columns. ``GetArrayFromImage`` is ``[k, j, i]`` like ours.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..volume import Volume
+
+__all__ = ["to_sitk", "from_sitk", "affine_to_sitk", "transform_to_matrix", "resample_to", "isotropic_grid"]
+
+
+def to_sitk(volume: Volume, *, dtype: type = np.float32) -> sitk.Image:
+    """The volume as a SimpleITK image with the same physical geometry."""
+    image = sitk.GetImageFromArray(np.asarray(volume.array, dtype=dtype))
+    spacing = np.array(volume.spacing_mm)
+    image.SetSpacing(tuple(float(s) for s in spacing))
+    image.SetOrigin(tuple(float(v) for v in volume.affine[:3, 3]))
+    direction = volume.affine[:3, :3] / spacing[None, :]
+    image.SetDirection(tuple(float(v) for v in direction.flatten()))
+    return image
+
+
+def from_sitk(image: sitk.Image, **provenance) -> Volume:
+    """A SimpleITK image as a Volume."""
+    spacing = np.array(image.GetSpacing())
+    direction = np.array(image.GetDirection()).reshape(3, 3)
+    affine = np.eye(4)
+    affine[:3, :3] = direction * spacing[None, :]
+    affine[:3, 3] = image.GetOrigin()
+    return Volume(sitk.GetArrayFromImage(image), affine, provenance)
+
+
+def affine_to_sitk(matrix_lps: np.ndarray) -> sitk.AffineTransform:
+    """A 4x4 LPS->LPS matrix as a SimpleITK AffineTransform (same point mapping)."""
+    transform = sitk.AffineTransform(3)
+    transform.SetMatrix(tuple(float(v) for v in np.asarray(matrix_lps)[:3, :3].flatten()))
+    transform.SetTranslation(tuple(float(v) for v in np.asarray(matrix_lps)[:3, 3]))
+    return transform
+
+
+def transform_to_matrix(transform: sitk.Transform) -> np.ndarray:
+    """A SimpleITK matrix-offset transform (Euler, Similarity, Affine) as a 4x4 LPS matrix."""
+    matrix = np.array(transform.GetMatrix()).reshape(3, 3)
+    centre = np.array(transform.GetCenter())
+    translation = np.array(transform.GetTranslation())
+    out = np.eye(4)
+    out[:3, :3] = matrix
+    out[:3, 3] = translation + centre - matrix @ centre
+    return out
+
+
+def resample_to(volume: Volume, reference: Volume, *, reference_to_volume: np.ndarray | None = None,
+                order: int = 1, default: float = 0.0) -> np.ndarray:
+    """Values of ``volume`` on the grid of ``reference``.
+
+    ``reference_to_volume`` (4x4, LPS -> LPS) maps a point of the reference's
+    space to the volume's space (identity when both are in the same patient
+    space). ``order`` 0 = nearest neighbour, 1 = linear. Points outside the
+    volume get ``default``.
+    """
+    interpolator = sitk.sitkNearestNeighbor if order == 0 else sitk.sitkLinear
+    transform = (sitk.Transform(3, sitk.sitkIdentity) if reference_to_volume is None
+                 else affine_to_sitk(reference_to_volume))
+    out = sitk.Resample(to_sitk(volume), to_sitk(reference, dtype=np.uint8), transform, interpolator,
+                        float(default), sitk.sitkFloat32)
+    return sitk.GetArrayFromImage(out)
+
+
+def isotropic_grid(volume: Volume, spacing_mm: float) -> Volume:
+    """An empty volume covering ``volume``'s field of view at ``spacing_mm``, same orientation."""
+    spacing = np.array(volume.spacing_mm)
+    shape_ijk = np.array(volume.shape[::-1])
+    extent = spacing * shape_ijk
+    new_shape = np.maximum(np.ceil(extent / spacing_mm).astype(int), 1)
+    direction = volume.affine[:3, :3] / spacing[None, :]
+    affine = np.eye(4)
+    affine[:3, :3] = direction * spacing_mm
+    # keep the field of view's corner: voxel edge -0.5 maps to the same point
+    corner = volume.affine[:3, 3] - 0.5 * volume.affine[:3, :3].sum(axis=1)
+    affine[:3, 3] = corner + 0.5 * affine[:3, :3].sum(axis=1)
+    return Volume(np.zeros(tuple(new_shape[::-1]), np.uint8), affine)

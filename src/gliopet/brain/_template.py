@@ -1,0 +1,153 @@
+"""Affine fit of a head to the MNI152 template, and the centrum semiovale in patient space."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from ..errors import MeasurementError
+from ..volume import Volume
+from ._sitk import isotropic_grid, resample_to, to_sitk, transform_to_matrix
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CENTRUM_SEMIOVALE_MNI_RAS_MM",
+    "TemplateFit",
+    "fit_mni_affine",
+    "centrum_semiovale_lps_mm",
+]
+
+#: Centre of the background circle in MNI152 (ICBM 2009a sym) RAS mm, right
+#: hemisphere; the left one is its mirror (x -> -x). z = +36 mm is the level of
+#: the centrum semiovale (above the lateral ventricles' bodies, below the
+#: cortex of the convexity); x = 28 mm, y = -8 mm is where a 25 mm disk on
+#: that axial plane has the highest white-matter probability that stays high
+#: when the disk is moved 6 mm in any direction: mean WM probability 0.97 at
+#: the point, >= 0.80 anywhere within +/-6 mm (measured on the 1 mm template).
+CENTRUM_SEMIOVALE_MNI_RAS_MM = (28.0, -8.0, 36.0)
+#: Registration grid spacing and schedule: masks are smooth shapes, so a
+#: coarse grid is enough for an affine.
+REGISTRATION_SPACING_MM = 4.0
+REGISTRATION_SMOOTH_MM = 4.0
+REGISTRATION_ITERATIONS = 200
+#: Seed of the metric's random sampling, so fits are reproducible.
+REGISTRATION_SEED = 20240601
+
+
+@dataclass(frozen=True)
+class TemplateFit:
+    """An affine between patient LPS mm and template (MNI) LPS mm.
+
+    ``patient_to_mni`` maps a patient point to the template; ``mni_to_patient``
+    is its inverse. ``metric`` is the final mean-squares difference of the
+    two brain masks (0 = perfect overlap, ~0.02-0.05 typical).
+    """
+
+    patient_to_mni: np.ndarray
+    mni_to_patient: np.ndarray
+    metric: float
+
+    def to_patient_mm(self, xyz_mni_lps_mm) -> np.ndarray:
+        xyz = np.asarray(xyz_mni_lps_mm, dtype=np.float64)
+        return xyz @ self.mni_to_patient[:3, :3].T + self.mni_to_patient[:3, 3]
+
+    def to_mni_mm(self, xyz_lps_mm) -> np.ndarray:
+        xyz = np.asarray(xyz_lps_mm, dtype=np.float64)
+        return xyz @ self.patient_to_mni[:3, :3].T + self.patient_to_mni[:3, 3]
+
+
+def _smoothed_mask_image(mask: Volume, spacing_mm: float) -> sitk.Image:
+    grid = isotropic_grid(mask, spacing_mm)
+    values = resample_to(mask.with_array(np.asarray(mask.array, dtype=np.float32)), grid, order=1)
+    sigma = REGISTRATION_SMOOTH_MM / 2.3548 / spacing_mm
+    values = ndimage.gaussian_filter(values, sigma)
+    return to_sitk(grid.with_array(values))
+
+
+def fit_mni_affine(brain_mask: Volume, *, template_mask: Volume,
+                   spacing_mm: float = REGISTRATION_SPACING_MM,
+                   iterations: int = REGISTRATION_ITERATIONS) -> TemplateFit:
+    """Fit a 12-parameter affine from a patient's brain mask to the template's.
+
+    Both masks are resampled to ``spacing_mm`` grids and smoothed (Gaussian,
+    :data:`REGISTRATION_SMOOTH_MM` FWHM); SimpleITK then minimises their mean
+    squared difference: centres of mass aligned, a similarity transform
+    (rotation, isotropic scale, translation), then a full affine, each with a
+    regular-step gradient descent and a 2-level pyramid. Shape-only: the PET
+    lesion and the CT's or PET's intensities play no part, so a large lesion
+    does not pull the fit.
+
+    Parameters
+    ----------
+    brain_mask : Volume
+        Patient brain mask (0/1) in patient LPS.
+    template_mask : Volume
+        Template brain mask (e.g. ``load_mni152(2).brain_mask``).
+
+    Returns
+    -------
+    TemplateFit
+
+    References
+    ----------
+    Lowekamp BC et al., Front Neuroinform 2013;7:45 (SimpleITK).
+    """
+    fixed = _smoothed_mask_image(brain_mask, spacing_mm)
+    moving = _smoothed_mask_image(template_mask, spacing_mm)
+    initial = sitk.CenteredTransformInitializer(fixed, moving, sitk.Similarity3DTransform(),
+                                                sitk.CenteredTransformInitializerFilter.MOMENTS)
+
+    def run(transform: sitk.Transform, shrink: list[int]) -> tuple[sitk.Transform, float]:
+        reg = sitk.ImageRegistrationMethod()
+        reg.SetMetricAsMeanSquares()
+        reg.SetMetricSamplingStrategy(reg.NONE)
+        reg.SetInterpolator(sitk.sitkLinear)
+        reg.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-4,
+                                                     numberOfIterations=iterations,
+                                                     relaxationFactor=0.6)
+        reg.SetOptimizerScalesFromPhysicalShift()
+        reg.SetShrinkFactorsPerLevel(shrink)
+        reg.SetSmoothingSigmasPerLevel([0] * len(shrink))
+        reg.SetInitialTransform(transform, inPlace=False)
+        out = reg.Execute(fixed, moving)
+        if isinstance(out, sitk.CompositeTransform):
+            out = out.GetBackTransform() if out.GetNumberOfTransforms() == 1 else out
+        return out, float(reg.GetMetricValue())
+
+    similarity, _ = run(initial, [2, 1])
+    similarity = sitk.Similarity3DTransform(similarity) if not isinstance(similarity, sitk.Similarity3DTransform) \
+        else similarity
+    affine = sitk.AffineTransform(3)
+    affine.SetCenter(similarity.GetCenter())
+    affine.SetMatrix(similarity.GetMatrix())
+    affine.SetTranslation(similarity.GetTranslation())
+    affine, metric = run(affine, [1])
+    affine = sitk.AffineTransform(affine) if not isinstance(affine, sitk.AffineTransform) else affine
+    matrix = transform_to_matrix(affine)
+    logger.debug("template fit: metric %.4f", metric)
+    if not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix[:3, :3])) < 0.2:
+        raise MeasurementError("the brain could not be fitted to the MNI152 template (degenerate affine)")
+    return TemplateFit(patient_to_mni=matrix, mni_to_patient=np.linalg.inv(matrix), metric=metric)
+
+
+def centrum_semiovale_lps_mm(fit: TemplateFit, *, side: str) -> np.ndarray:
+    """Patient LPS mm of the centrum semiovale point of one hemisphere.
+
+    ``side`` is the patient's ``"left"`` or ``"right"`` hemisphere. The MNI
+    point :data:`CENTRUM_SEMIOVALE_MNI_RAS_MM` (RAS; right hemisphere at +x)
+    becomes LPS by flipping x and y, mirrored for the left hemisphere, and is
+    mapped through the template fit.
+    """
+    x, y, z = CENTRUM_SEMIOVALE_MNI_RAS_MM
+    if side == "right":
+        lps = (-x, -y, z)
+    elif side == "left":
+        lps = (x, -y, z)
+    else:
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    return fit.to_patient_mm(lps)

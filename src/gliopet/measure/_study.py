@@ -1,0 +1,169 @@
+"""One study end to end: brain geometry, lesion VOI, background circle, the Measurement record."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import MeasurementError
+from ..volume import Volume
+from ._record import Measurement, measure_rois
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "LESION_POINT_SEARCH_RADIUS_MM",
+    "LESION_AUTO_VOI_RADIUS_MM",
+    "LESION_AUTO_SKULL_MARGIN_MM",
+    "LESION_AUTO_SMOOTH_MM",
+    "lesion_voi",
+    "measure_pet",
+]
+
+#: ``--lesion X,Y,Z``: the hottest voxel within this distance of the point is the lesion's.
+LESION_POINT_SEARCH_RADIUS_MM = 10.0
+#: ``--lesion auto``: the VOI is a ball of this radius around the hottest focus, inside the brain.
+LESION_AUTO_VOI_RADIUS_MM = 20.0
+#: ``--lesion auto`` looks for the focus at least this far inside the brain mask
+#: (away from the skull and the scalp's uptake spilling in).
+LESION_AUTO_SKULL_MARGIN_MM = 6.0
+#: ``--lesion auto`` finds the focus on the PET smoothed to this FWHM (a single
+#: noisy voxel is not a focus); SUVmax itself is read from the unsmoothed PET.
+LESION_AUTO_SMOOTH_MM = 4.0
+
+
+def _ball_mask(volume: Volume, centre_lps_mm, radius_mm: float) -> np.ndarray:
+    k, j, i = np.indices(volume.shape)
+    xyz = volume.ijk_to_xyz_mm(np.stack([i, j, k], axis=-1).astype(np.float64))
+    return ((xyz - np.asarray(centre_lps_mm, dtype=np.float64)) ** 2).sum(axis=-1) <= radius_mm ** 2
+
+
+def _inside(volume: Volume, xyz_mm) -> bool:
+    ijk = volume.xyz_mm_to_ijk(xyz_mm)
+    return bool(np.all(ijk >= -0.5) and np.all(ijk <= np.array(volume.shape[::-1]) - 0.5))
+
+
+def _erode_mm(mask: np.ndarray, spacing_ijk, radius_mm: float) -> np.ndarray:
+    distance = ndimage.distance_transform_edt(mask, sampling=tuple(spacing_ijk[::-1]))
+    return distance > radius_mm
+
+
+def lesion_voi(pet: Volume, lesion: Any, *, brain_mask: np.ndarray | None = None,
+               name: str = "PET", lesion_name: str = "lesion") -> tuple[np.ndarray, str]:
+    """The lesion VOI (bool, PET grid) and its method (``auto``, ``point`` or ``mask``).
+
+    ``lesion`` is ``"auto"`` (the hottest focus of the PET smoothed to
+    :data:`LESION_AUTO_SMOOTH_MM` at least :data:`LESION_AUTO_SKULL_MARGIN_MM`
+    inside ``brain_mask``; VOI = ball of :data:`LESION_AUTO_VOI_RADIUS_MM`
+    around it, inside the brain), an LPS point ``(x, y, z)`` in mm (VOI = ball
+    of :data:`LESION_POINT_SEARCH_RADIUS_MM` around it), a boolean array on the
+    PET grid, or a mask :class:`Volume` on the PET grid.
+
+    Raises
+    ------
+    MeasurementError
+        A point outside the image, an empty mask, a mask on another grid.
+    """
+    if isinstance(lesion, str):
+        if lesion != "auto":
+            raise MeasurementError(f"lesion must be 'auto', X,Y,Z or a mask, got {lesion!r}")
+        if brain_mask is None:
+            raise MeasurementError("lesion 'auto' needs a brain mask")
+        core = _erode_mm(np.asarray(brain_mask, bool), pet.spacing_mm, LESION_AUTO_SKULL_MARGIN_MM)
+        if not core.any():
+            raise MeasurementError(f"{name}: the brain mask is too thin to search for a lesion")
+        sigma = [LESION_AUTO_SMOOTH_MM / 2.3548 / s for s in pet.spacing_mm[::-1]]
+        smooth = ndimage.gaussian_filter(np.nan_to_num(np.asarray(pet.array, dtype=np.float32)), sigma)
+        k, j, i = np.unravel_index(int(np.argmax(np.where(core, smooth, -np.inf))), pet.shape)
+        focus = pet.ijk_to_xyz_mm([i, j, k])
+        voi = _ball_mask(pet, focus, LESION_AUTO_VOI_RADIUS_MM) & np.asarray(brain_mask, bool)
+        logger.info("lesion auto: focus at LPS %s mm", np.round(focus, 1).tolist())
+        return voi, "auto"
+    if isinstance(lesion, Volume):
+        if lesion.shape != pet.shape or not np.allclose(lesion.affine, pet.affine, atol=1e-3):
+            raise MeasurementError(f"{lesion_name}: the mask is on another grid (shape {lesion.shape}) than "
+                                   f"{name} (shape {pet.shape}); resample it to the PET first")
+        lesion = np.asarray(lesion.array) > 0.5
+    if isinstance(lesion, np.ndarray) and lesion.ndim == 3:
+        if lesion.shape != pet.shape:
+            raise MeasurementError(f"{lesion_name}: the mask has shape {lesion.shape}, {name} has {pet.shape}; "
+                                   "the mask must be on the PET grid")
+        voi = lesion.astype(bool)
+        if not voi.any():
+            raise MeasurementError(f"{lesion_name}: the mask is empty (no voxel set)")
+        return voi, "mask"
+    point = np.asarray(lesion, dtype=np.float64)
+    if point.shape != (3,) or not np.all(np.isfinite(point)):
+        raise MeasurementError(f"lesion point must be X,Y,Z in LPS mm, got {lesion!r}")
+    if not _inside(pet, point):
+        raise MeasurementError(f"lesion point {point.tolist()} (LPS mm) is outside {name}")
+    voi = _ball_mask(pet, point, LESION_POINT_SEARCH_RADIUS_MM)
+    return voi, "point"
+
+
+def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", background: Any = "auto",
+                template=None, pet_name: str = "PET", ct_name: str = "CT",
+                lesion_name: str = "lesion") -> Measurement:
+    """Measure one PET (SUV, g/mL) the study's way.
+
+    Parameters
+    ----------
+    pet : Volume
+        SUV volume.
+    ct : Volume, optional
+        CT in HU (any grid covering the head); without it the brain is found
+        on the PET (less exact).
+    lesion : "auto" | (x, y, z) | bool array | Volume
+        See :func:`lesion_voi`.
+    background : "auto" | (x, y, z)
+        ``"auto"``: :func:`gliopet.brain.place_background_circle`; a point:
+        the circle's centre in LPS mm (slice = the nearest PET slice).
+    template : MniTemplate, optional
+        Defaults to ``gliopet.io.template.load_mni152(2)``; needed only when
+        something is automatic.
+
+    Returns
+    -------
+    Measurement
+        ``extra`` holds ``brain`` (mask source, fit, plane) and
+        ``background_placement`` when they were computed.
+    """
+    from .. import brain as _brain
+
+    auto = (isinstance(lesion, str) and lesion == "auto") or (isinstance(background, str) and background == "auto")
+    extra: dict[str, Any] = {}
+    geometry = None
+    if auto:
+        if template is None:
+            from ..io.template import load_mni152
+            template = load_mni152(2)
+        geometry = _brain.brain_geometry(pet, template=template, ct=ct, pet_name=pet_name, ct_name=ct_name)
+        extra["brain"] = geometry.to_dict(pet.voxel_volume_ml)
+    voi, lesion_method = lesion_voi(pet, lesion, brain_mask=None if geometry is None else geometry.mask,
+                                    name=pet_name, lesion_name=lesion_name)
+    from ._rois import hottest_voxel
+
+    hot = hottest_voxel(pet, voi)
+    hot_lps = pet.ijk_to_xyz_mm(hot)
+    if isinstance(background, str):
+        if background != "auto":
+            raise MeasurementError(f"background must be 'auto' or X,Y,Z, got {background!r}")
+        placement = _brain.place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane,
+                                                   fit=geometry.fit, lesion_lps_mm=hot_lps, lesion_mask=voi,
+                                                   wm_probability=geometry.wm_probability, name=pet_name)
+        extra["background_placement"] = placement.to_dict()
+        centre_ijk, bg_method = placement.centre_ijk, "auto"
+    else:
+        point = np.asarray(background, dtype=np.float64)
+        if point.shape != (3,) or not np.all(np.isfinite(point)):
+            raise MeasurementError(f"background point must be X,Y,Z in LPS mm, got {background!r}")
+        if not _inside(pet, point):
+            raise MeasurementError(f"background point {point.tolist()} (LPS mm) is outside {pet_name}")
+        centre_ijk, bg_method = tuple(float(v) for v in pet.xyz_mm_to_ijk(point)), "point"
+    m = measure_rois(pet, voi_mask=voi, background_centre_ijk=centre_ijk, lesion_method=lesion_method,
+                     background_method=bg_method, brain_mask=None if geometry is None else geometry.mask)
+    return Measurement(lesion=m.lesion, background=m.background, peak=m.peak, btv=m.btv, tbr=m.tbr,
+                       units=m.units, extra=extra)

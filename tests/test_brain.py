@@ -1,0 +1,288 @@
+"""gliopet.brain on synthetic heads built from the MNI152 maps with a known pose.
+
+A synthetic head is the template's brain (GM/WM maps) wrapped in CSF, skull and
+scalp shells, moved into patient space by a known rotation R and translation t
+(x_patient = R x_mni + t), and sampled on PET and CT grids. Every expected
+position below follows from R and t, not from the code under test.
+"""
+
+import functools
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from gliopet.brain import (
+    CENTRUM_SEMIOVALE_MNI_RAS_MM,
+    MidsagittalPlane,
+    brain_geometry,
+    centrum_semiovale_lps_mm,
+    ct_brain_mask,
+    fit_mni_affine,
+    lesion_side,
+    midsagittal_plane,
+    pet_brain_mask,
+    place_background_circle,
+    plane_from_template_fit,
+    resample_to,
+)
+from gliopet.errors import MeasurementError
+from gliopet.io.template import load_mni152
+from gliopet.volume import Volume
+
+
+# ---------------------------------------------------------------- synthetic heads
+
+def rotation(deg_about_s=0.0, deg_about_l=0.0, deg_about_p=0.0):
+    """Rotation matrix (LPS): about S (yaw), L (pitch), P (roll), applied in that order right to left."""
+    def rot(axis, deg):
+        c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+        a, b = [n for n in range(3) if n != axis]
+        r = np.eye(3)
+        r[a, a], r[a, b], r[b, a], r[b, b] = c, -s, s, c
+        return r
+    return rot(2, deg_about_s) @ rot(0, deg_about_l) @ rot(1, deg_about_p)
+
+
+def grid(shape_kji, spacing_ijk, centre_lps, direction=None):
+    direction = np.eye(3) if direction is None else np.asarray(direction)
+    affine = np.eye(4)
+    affine[:3, :3] = direction * np.asarray(spacing_ijk, float)[None, :]
+    half = (np.array(shape_kji[::-1]) - 1) / 2
+    affine[:3, 3] = np.asarray(centre_lps, float) - affine[:3, :3] @ half
+    return Volume(np.zeros(shape_kji, np.uint8), affine)
+
+
+def mni_ras_to_lps(xyz):
+    return np.array([-xyz[0], -xyz[1], xyz[2]], float)
+
+
+@functools.lru_cache(maxsize=1)
+def _template_shells():
+    tpl = load_mni152(2)
+    brain = tpl.brain_mask.array > 0.5
+    dist = ndimage.distance_transform_edt(~brain, sampling=2.0)
+    csf, skull, scalp = (dist > 0) & (dist <= 2), (dist > 2) & (dist <= 8), (dist > 8) & (dist <= 13)
+    k, j, i = np.indices(brain.shape)
+    xyz = tpl.t1.ijk_to_xyz_mm(np.stack([i, j, k], -1).astype(float))
+    return brain, csf, skull, scalp, xyz
+
+
+def synthetic_head(*, rotation_matrix=np.eye(3), translation_mm=(0.0, 0.0, 0.0),
+                   lesion_mni_ras=(35.0, -20.0, 15.0), lesion_radius_mm=12.0, lesion_suv=3.0,
+                   pet_shape=(80, 110, 100), pet_spacing=(2.5, 2.5, 2.5), pet_direction=None,
+                   ct_shape=(90, 128, 128), ct_spacing=(2.0, 2.0, 2.0)):
+    """PET (SUV), CT (HU) and the true patient->MNI matrix of a head in a known pose.
+
+    Tissue values: brain SUV 0.03 + 0.10 GM + 0.05 WM (so WM ~0.08, GM ~0.13),
+    scalp 0.25, lesion ``lesion_suv``; CT: brain 8 + 30 GM + 25 WM HU, skull
+    1200 HU (2..8 mm outside the brain), scalp 40 HU (8..13 mm), air -1000.
+    """
+    tpl = load_mni152(2)
+    brain, csf, skull, scalp, xyz = _template_shells()
+    gm, wm = tpl.gm.array, tpl.wm.array
+    in_lesion = ((xyz - mni_ras_to_lps(lesion_mni_ras)) ** 2).sum(-1) <= lesion_radius_mm ** 2
+    hu = np.full(brain.shape, -1000.0, np.float32)
+    hu[scalp], hu[skull], hu[csf] = 40, 1200, 8
+    hu[brain] = (8 + 30 * gm + 25 * wm)[brain]
+    suv = np.zeros(brain.shape, np.float32)
+    suv[scalp], suv[skull], suv[csf] = 0.25, 0.05, 0.03
+    suv[brain] = (0.03 + 0.10 * gm + 0.05 * wm)[brain]
+    suv[in_lesion & brain] = lesion_suv
+    r, t = np.asarray(rotation_matrix, float), np.asarray(translation_mm, float)
+    patient_to_mni = np.eye(4)
+    patient_to_mni[:3, :3], patient_to_mni[:3, 3] = r.T, -r.T @ t
+    pet_grid = grid(pet_shape, pet_spacing, t, pet_direction)
+    ct_grid = grid(ct_shape, ct_spacing, t)
+    pet = pet_grid.with_array(resample_to(tpl.t1.with_array(suv), pet_grid, reference_to_volume=patient_to_mni))
+    ct = ct_grid.with_array(resample_to(tpl.t1.with_array(hu), ct_grid, reference_to_volume=patient_to_mni,
+                                        default=-1000.0))
+    return pet, ct, patient_to_mni
+
+
+def true_point(patient_to_mni, mni_ras):
+    """Patient LPS of an MNI RAS point, from the known pose."""
+    m = np.linalg.inv(patient_to_mni)
+    return m[:3, :3] @ mni_ras_to_lps(mni_ras) + m[:3, 3]
+
+
+def true_plane(rotation_matrix, translation_mm):
+    """Mid-sagittal plane of the posed head: normal R e_x (MNI LPS x = patient's left), through t."""
+    normal = np.asarray(rotation_matrix) @ np.array([1.0, 0.0, 0.0])
+    return normal, float(normal @ np.asarray(translation_mm))
+
+
+POSE = dict(rotation_matrix=rotation(12, 8, -5), translation_mm=(5.0, -10.0, 30.0))
+
+
+@pytest.fixture(scope="module")
+def template():
+    return load_mni152(2)
+
+
+@pytest.fixture(scope="module")
+def head():
+    return synthetic_head(**POSE)
+
+
+@pytest.fixture(scope="module")
+def geometry(head, template):
+    pet, ct, _ = head
+    return brain_geometry(pet, ct=ct, template=template)
+
+
+# ---------------------------------------------------------------- masks
+
+def test_ct_brain_mask_recovers_the_template_brain(head, template):
+    # the synthetic brain is the template's brain mask plus its 2 mm CSF shell:
+    # count both on the template grid (2 mm voxels, 8 mm^3) and compare volumes.
+    _, ct, _ = head
+    brain = template.brain_mask.array > 0.5
+    shell = ndimage.distance_transform_edt(~brain, sampling=2.0) <= 2
+    expected_ml = shell.sum() * 8 / 1000
+    mask = ct_brain_mask(ct)
+    assert mask.sum() * ct.voxel_volume_ml == pytest.approx(expected_ml, rel=0.05)
+
+
+def test_ct_without_skull_is_an_error():
+    ct = grid((20, 30, 30), (2, 2, 2), (0, 0, 0)).with_array(np.full((20, 30, 30), 30.0, np.float32))
+    with pytest.raises(MeasurementError, match="no skull"):
+        ct_brain_mask(ct, name="ct_0001.dcm")
+
+
+def test_pet_without_brain_is_an_error():
+    pet = grid((10, 20, 20), (2, 2, 2), (0, 0, 0)).with_array(np.zeros((10, 20, 20), np.float32))
+    with pytest.raises(MeasurementError, match="PET"):
+        pet_brain_mask(pet)
+
+
+# ---------------------------------------------------------------- template fit
+
+def test_template_fit_maps_the_centrum_semiovale_within_3_mm(head, template):
+    _, ct, p2m = head
+    mask = ct_brain_mask(ct)
+    fit = fit_mni_affine(ct.with_array(mask.astype(np.float32)), template_mask=template.brain_mask)
+    x, y, z = CENTRUM_SEMIOVALE_MNI_RAS_MM
+    for side, mni in (("right", (x, y, z)), ("left", (-x, y, z))):
+        assert np.linalg.norm(centrum_semiovale_lps_mm(fit, side=side) - true_point(p2m, mni)) < 3.0
+
+
+# ---------------------------------------------------------------- mid-sagittal plane
+
+def _plane_error(plane, rotation_matrix, translation_mm):
+    normal, offset = true_plane(rotation_matrix, translation_mm)
+    angle = math.degrees(math.acos(min(1.0, abs(float(np.dot(plane.normal, normal))))))
+    # distance between the planes measured at the head's centre t
+    shift = abs(float(plane.signed_distance_mm(translation_mm)))
+    return angle, shift
+
+
+def test_midsagittal_plane_from_ct_symmetry(head, template):
+    _, ct, _ = head
+    mask = ct_brain_mask(ct)
+    plane = midsagittal_plane(ct, mask=mask)  # no initial guess: from the mask centroid
+    angle, shift = _plane_error(plane, **POSE)
+    assert angle < 1.0 and shift < 1.0
+    assert plane.normal[0] > 0  # points to the patient's left (LPS +x)
+
+
+def test_midsagittal_plane_robust_to_a_large_lesion():
+    # a 25 mm radius lesion at SUV 5 in the right hemisphere; the plane from the PET
+    pose = dict(rotation_matrix=rotation(-15, 5, 6), translation_mm=(-8.0, 12.0, 20.0))
+    pet, _, p2m = synthetic_head(**pose, lesion_radius_mm=25.0, lesion_suv=5.0, lesion_mni_ras=(30, -10, 20))
+    mask = pet_brain_mask(pet)
+    start = MidsagittalPlane(normal=(1.0, 0.0, 0.0), offset_mm=float(pose["translation_mm"][0]), symmetry=0)
+    plane = midsagittal_plane(pet, mask=mask, initial=start)
+    angle, shift = _plane_error(plane, **pose)
+    assert angle < 2.0 and shift < 2.0
+    assert plane.side(true_point(p2m, (30, -10, 20))) == "right"
+
+
+def test_plane_from_template_fit_is_the_image_of_mni_x0():
+    # identity pose shifted 7 mm to the left: plane x = 7 (LPS), normal +x
+    p2m = np.eye(4)
+    p2m[0, 3] = -7.0
+    plane = plane_from_template_fit(p2m)
+    np.testing.assert_allclose(plane.normal, (1, 0, 0), atol=1e-12)
+    assert plane.offset_mm == pytest.approx(7.0)
+
+
+# ---------------------------------------------------------------- background placement
+
+def test_lesion_touching_the_midline_goes_to_the_side_of_its_mass():
+    # plane x = 0 (LPS: +x = patient's left). The hottest voxel is 1 mm left of
+    # the plane, but the lesion's activity lies mostly at x < 0 (right).
+    vol = grid((5, 11, 21), (2, 2, 2), (0, 0, 0))
+    k, j, i = np.indices(vol.shape)
+    x = vol.ijk_to_xyz_mm(np.stack([i, j, k], -1).astype(float))[..., 0]
+    arr = np.where((x <= 0) & (x >= -12), 2.0, 0.0)
+    arr[2, 5, 10] = 3.0  # x = 0
+    pet = vol.with_array(arr.astype(np.float32))
+    plane = MidsagittalPlane(normal=(1.0, 0.0, 0.0), offset_mm=-1.0, symmetry=1.0)  # plane x = -1 mm
+    hot = pet.ijk_to_xyz_mm([10, 5, 2])
+    assert plane.signed_distance_mm(hot) == pytest.approx(1.0)
+    assert lesion_side(plane, pet, lesion_lps_mm=hot) == "left"  # no mask: the hottest voxel decides
+    assert lesion_side(plane, pet, lesion_lps_mm=hot, lesion_mask=arr > 0) == "right"
+
+
+@pytest.mark.parametrize("lesion_ras, background_side", [((35, -20, 15), "left"), ((-35, -20, 15), "right")])
+def test_background_lands_in_the_contralateral_centrum_semiovale(head, geometry, template, lesion_ras,
+                                                                   background_side):
+    if lesion_ras[0] > 0:  # the module's head has its lesion at MNI (35, -20, 15)
+        pet, ct, p2m = head
+    else:
+        pet, ct, p2m = synthetic_head(**POSE, lesion_mni_ras=lesion_ras)
+        geometry = brain_geometry(pet, ct=ct, template=template)
+    lesion_lps = true_point(p2m, lesion_ras)
+    placement = place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane, fit=geometry.fit,
+                                        lesion_lps_mm=lesion_lps, wm_probability=geometry.wm_probability)
+    x, y, z = CENTRUM_SEMIOVALE_MNI_RAS_MM
+    truth = true_point(p2m, (x if background_side == "right" else -x, y, z))
+    assert placement.side == background_side
+    assert np.linalg.norm(np.array(placement.centre_lps_mm) - truth) < 10.0  # issue 5: within 10 mm
+    normal, offset = true_plane(**POSE)
+    d = float(np.dot(normal, placement.centre_lps_mm) - offset)
+    assert (d > 12.5) if background_side == "left" else (d < -12.5)  # whole 25 mm circle across the midline
+    assert placement.wm_probability > 0.8
+
+
+def test_oblique_pet_grid(template):
+    # the PET grid itself rotated 10 degrees about S; the background is placed on its own slices
+    pet, ct, p2m = synthetic_head(**POSE, pet_direction=rotation(10, 0, 0))
+    geometry = brain_geometry(pet, ct=ct, template=template)
+    placement = place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane, fit=geometry.fit,
+                                        lesion_lps_mm=true_point(p2m, (35, -20, 15)),
+                                        wm_probability=geometry.wm_probability)
+    x, y, z = CENTRUM_SEMIOVALE_MNI_RAS_MM
+    assert np.linalg.norm(np.array(placement.centre_lps_mm) - true_point(p2m, (-x, y, z))) < 10.0
+
+
+def test_pet_only_fallback_places_the_background_in_the_right_hemisphere(head, template):
+    pet, _, p2m = head
+    geometry = brain_geometry(pet, template=template)
+    assert geometry.mask_source == "pet"
+    placement = place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane, fit=geometry.fit,
+                                        lesion_lps_mm=true_point(p2m, (35, -20, 15)),
+                                        wm_probability=geometry.wm_probability)
+    normal, offset = true_plane(**POSE)
+    assert placement.side == "left" and float(np.dot(normal, placement.centre_lps_mm) - offset) > 12.5
+    x, y, z = CENTRUM_SEMIOVALE_MNI_RAS_MM
+    assert np.linalg.norm(np.array(placement.centre_lps_mm) - true_point(p2m, (-x, y, z))) < 15.0
+
+
+def test_background_that_does_not_fit_is_an_error(head, geometry):
+    pet, _, p2m = head
+    tiny = np.zeros(pet.shape, bool)
+    tiny[40, 50:55, 50:55] = True
+    with pytest.raises(MeasurementError, match="pet.nii.gz: a 25 mm background circle does not fit"):
+        place_background_circle(pet, brain_mask=tiny, plane=geometry.plane, fit=geometry.fit,
+                                lesion_lps_mm=true_point(p2m, (35, -20, 15)), name="pet.nii.gz")
+
+
+def test_ct_not_covering_the_pet_is_an_error(head, template):
+    pet, ct, _ = head
+    # a CT of only the lowest 36 of its 90 slices (72 mm: skull base and posterior fossa)
+    cut = Volume(ct.array[:36], ct.affine)
+    with pytest.raises(MeasurementError, match="ct/.*does not cover the PET"):
+        brain_geometry(pet, ct=cut, template=template, ct_name="ct/")
