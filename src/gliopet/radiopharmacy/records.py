@@ -515,7 +515,10 @@ def load_batch_record(path: str | Path) -> BatchRecord:
     data = _read_mapping(file, "batch record")
     schema = _schema(_RECORD_SCHEMA)
     _validate(data, schema, file=file)
-    spec = load_specification(data["specification"], base_dir=file.parent)
+    try:
+        spec = load_specification(data["specification"], base_dir=file.parent)
+    except InputError as exc:
+        raise InputError(f"{file}: specification: {exc}") from None
     if spec.tracer.casefold() != data["tracer"].casefold():
         raise InputError(f"{file}: tracer: {data['tracer']!r} is not the specification's tracer "
                          f"{spec.tracer!r} ({spec.name})")
