@@ -386,3 +386,33 @@ def test_readers_and_time_points(tmp_path):
     assert paired["percent_change"] == pytest.approx([25, 25, -100 * 0.1 / 1.1])
     assert paired["median_percent_change"] == pytest.approx(25)
     assert result["table2"][0]["note"] == "x"  # optional column passed through
+
+
+def test_cohens_kappa_undefined_when_both_readers_constant():
+    k = gs.cohens_kappa(["positive"] * 3, ["positive"] * 3)  # p_o = p_e = 1: 0 / 0
+    assert k.kappa is None and k.ci95 is None
+
+
+def test_table1_referral_and_prior_treatment_as_the_study(tmp_path):
+    # The study's Table 1: staging 24 (83 %), recurrence 5 (17 %); of the 5 recurrences surgery 5 (100 %),
+    # chemotherapy 4 (80 %), radiotherapy 1 (20 %). Table 2 lacks these columns: add them (patient 29 is a
+    # recurrence after surgery and chemotherapy, Figure 1; the other four are chosen for the test).
+    recurrence = {"29": ("yes", "yes", "no"), "1": ("yes", "yes", "yes"), "2": ("yes", "yes", "no"),
+                  "3": ("yes", "yes", "no"), "6": ("yes", "no", "no")}
+    lines = PUBLISHED.read_text(encoding="utf-8").splitlines()
+    out = [lines[0] + ",referral,prior_surgery,prior_chemotherapy,prior_radiotherapy,tumour_type"]
+    for line in lines[1:]:
+        pid = line.split(",", 1)[0]
+        prior = recurrence.get(pid)
+        extra = ["recurrence", *prior] if prior else ["staging", "", "", ""]
+        out.append(line + "," + ",".join(extra) + ("," + "Glioblastoma (GBM)" if pid == "18" else ","))
+    path = tmp_path / "with_referral.csv"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    result = gs.stats_from_csv(path)
+    referral = {r["label"]: (r["n"], r["of"]) for r in section(result, "referral")["rows"]}
+    assert referral == {"Staging": (24, 29), "Recurrence": (5, 29)}
+    prior = {r["label"]: (r["n"], r["percent"]) for r in section(result, "prior_treatment")["rows"]}
+    assert prior == {"Surgery": (5, 100.0), "Chemotherapy": (4, 80.0), "Radiotherapy": (1, 20.0)}
+    # tumour_type overrides the derived type: patient 18 now counts as GBM (24), oligodendroglioma 2
+    types = {r["label"]: r["n"] for r in section(result, "tumour_type")["rows"]}
+    assert types["Glioblastoma (GBM)"] == 24 and types["Oligodendroglioma"] == 2

@@ -25,7 +25,7 @@ from .._version import __version__
 from ..errors import InputError
 from ..stats import (ALPHA, GRADES, STANDARD_TIME_MIN, VARIABLE_LABELS, Cohort, analyse_cohort, format_number,
                      format_p, read_cohort_csv)
-from ..stats._format import format_table1_cell, format_value, table2_header
+from ..stats._format import format_kappa, format_table1_cell, format_value, table2_header
 from ..stats.analysis import SHORT_LABELS
 from . import figures as fg
 
@@ -238,13 +238,21 @@ def load_snapshots(cohort: Cohort, base_dir: Path) -> Panels:
     return Panels(images=tuple(images), status=status, problems=tuple(problems))
 
 
-def _table1_rows(result: dict) -> list[dict]:
-    out = []
+FOOTNOTE_MARKS = ("*", "\u2020", "\u2021", "\u00a7", "\u2016", "\u00b6")
+
+
+def _table1_rows(result: dict) -> tuple[list[dict], list[str]]:
+    """Table 1 rows and its footnotes, each section footnote with its own mark."""
+    out, notes = [], []
     for sec in result["table1"]:
-        out.append({"heading": sec["title"] + ("*" if sec.get("footnote") else ""), "label": "", "value": ""})
+        mark = ""
+        if sec.get("footnote"):
+            mark = FOOTNOTE_MARKS[len(notes) % len(FOOTNOTE_MARKS)]
+            notes.append(f"{mark} {sec['footnote']}")
+        out.append({"heading": sec["title"] + mark, "label": "", "value": ""})
         for label, value in format_table1_cell(sec):
             out.append({"heading": "", "label": label, "value": value})
-    return out
+    return out, notes + list(result["footnotes"])
 
 
 def _tests_rows(result: dict) -> list[dict]:
@@ -276,6 +284,7 @@ def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
     table2 = result["table2"]
     columns = list(table2[0]) if table2 else []
     det = result["detection_rate"]
+    table1, table1_footnotes = _table1_rows(result)
     return template.render(
         title=parameters.title,
         css=env.loader.get_source(env, "report.css")[0],
@@ -283,8 +292,8 @@ def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
         parameters=asdict(parameters),
         provenance=provenance,
         methods=methods_paragraph(parameters, result),
-        table1=_table1_rows(result),
-        table1_footnotes=[s["footnote"] for s in result["table1"] if s.get("footnote")] + result["footnotes"],
+        table1=table1,
+        table1_footnotes=table1_footnotes,
         table2_headers=[table2_header(c) for c in columns],
         table2_rows=[[format_value(r[c]) for c in columns] for r in table2],
         tests=_tests_rows(result),
@@ -298,9 +307,7 @@ def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
              for r in result["roc"]],
         kappa=(None if not result["kappa"] else
                f"{result['kappa']['readers'][0]} vs {result['kappa']['readers'][1]}: kappa = "
-               f"{result['kappa']['kappa']:.3f} (95 % CI {result['kappa']['ci95'][0]:.3f}\u2013"
-               f"{result['kappa']['ci95'][1]:.3f}), observed agreement "
-               f"{100 * result['kappa']['observed_agreement']:.1f} %, n = {result['kappa']['n']}"),
+               f"{format_kappa(result['kappa'])}"),
         paired=[f"{SHORT_LABELS.get(p['variable'], p['label'])} {p['time_points_min'][0]} vs "
                 f"{p['time_points_min'][1]} min: median {format_number(p['median_before'])} vs "
                 f"{format_number(p['median_after'])}, median change {p['median_percent_change']:+.1f} %, "

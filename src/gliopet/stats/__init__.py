@@ -14,8 +14,8 @@ Column names used beyond DESIGN.md's clinical CSV: ``visual_reader1``,
 ``<measure>_<minutes>min`` for other time points, e.g. ``suvmax_30min`` and
 ``suvmax_60min`` (the plain ``suvmax`` counts as the 60 min value unless a
 ``suvmax_60min`` column exists); ``snapshot`` (PNG image panel path, relative
-to the CSV's folder); ``tumour_type`` (overrides the type derived from
-``diagnosis``, currently informational).
+to the CSV's folder); ``tumour_type`` (overrides, where filled in, the
+Table 1 type derived from ``diagnosis``).
 """
 
 from ._descriptive import count_percent, format_number, format_p, median_range, tumour_type

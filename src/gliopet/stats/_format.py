@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._descriptive import format_number, format_p
 from .analysis import SHORT_LABELS, VARIABLE_LABELS
 
-__all__ = ["format_stats", "format_table1_cell", "format_value", "table2_header"]
+__all__ = ["format_stats", "format_table1_cell", "format_value", "format_kappa", "table2_header"]
 
 TABLE2_HEADERS = {
     "patient_id": "P number", "diagnosis": "Diagnosis based on histology", "who_grade": "WHO grade",
@@ -40,6 +40,14 @@ def format_table1_cell(section: dict, row: dict | None = None) -> list[tuple[str
         pct = "-" if r["percent"] is None else f"{r['percent']:.0f}%"
         out.append((r["label"], f"{r['n']} ({pct})"))
     return out
+
+
+def format_kappa(k: dict) -> str:
+    """Cohen's kappa with its CI, or why it is undefined."""
+    if k["kappa"] is None:
+        return f"undefined (both readers gave one and the same score to all {k['n']} scans)"
+    return (f"{k['kappa']:.3f} (95% CI {k['ci95'][0]:.3f}\u2013{k['ci95'][1]:.3f}), observed agreement "
+            f"{100 * k['observed_agreement']:.1f}%, n={k['n']}")
 
 
 def _median_range_text(median, rng) -> str:
@@ -81,8 +89,7 @@ def format_stats(result: dict) -> str:
                      f"(95% CI {r['ci95'][0]:.3f}\u2013{r['ci95'][1]:.3f}, DeLong)")
     if result["kappa"]:
         k = result["kappa"]
-        lines.append(f"  Cohen's kappa {k['readers'][0]} vs {k['readers'][1]}: {k['kappa']:.3f} "
-                     f"(95% CI {k['ci95'][0]:.3f}\u2013{k['ci95'][1]:.3f}, n={k['n']})")
+        lines.append(f"  Cohen's kappa {k['readers'][0]} vs {k['readers'][1]}: {format_kappa(k)}")
     for p in result["paired"]:
         t0, t1 = p["time_points_min"]
         lines.append(f"  {p['label']} {t0} vs {t1} min: median {format_number(p['median_before'])} vs "

@@ -239,14 +239,14 @@ class KappaResult:
     categories: tuple[str, ...]
     observed_agreement: float
     expected_agreement: float
-    kappa: float
-    se: float
-    ci95: tuple[float, float]
+    kappa: float | None
+    se: float | None
+    ci95: tuple[float, float] | None
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["categories"] = list(self.categories)
-        d["ci95"] = list(self.ci95)
+        d["ci95"] = None if self.ci95 is None else list(self.ci95)
         return d
 
 
@@ -258,6 +258,8 @@ def cohens_kappa(reader1: Sequence[str], reader2: Sequence[str]) -> KappaResult:
     readers' marginal frequencies. The standard error is the large-sample
     one of Fleiss, Cohen and Everitt (1969) (statsmodels ``cohens_kappa``,
     ``std_kappa``); the 95 % interval is kappa +/- 1.96 SE, clipped to [-1, 1].
+    When both readers used one and the same category for every case, kappa
+    is undefined (0 / 0) and ``kappa``, ``se`` and ``ci95`` are ``None``.
 
     References
     ----------
@@ -282,9 +284,9 @@ def cohens_kappa(reader1: Sequence[str], reader2: Sequence[str]) -> KappaResult:
     p = table / n
     po = float(np.trace(p))
     pe = float(p.sum(axis=1) @ p.sum(axis=0))
-    if pe >= 1.0:  # both readers used one and the same category throughout
-        kappa, se = float("nan"), float("nan")
-        ci = (float("nan"), float("nan"))
+    if pe >= 1.0:  # both readers used one and the same category throughout: kappa undefined
+        return KappaResult(n=n, categories=cats, observed_agreement=po, expected_agreement=pe,
+                           kappa=None, se=None, ci95=None)
     else:
         kappa = (po - pe) / (1.0 - pe)
         from statsmodels.stats.inter_rater import cohens_kappa as _sm_kappa

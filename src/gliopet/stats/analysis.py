@@ -82,11 +82,11 @@ def _table1(cohort: Cohort, rows_measured: list[dict], *, positive_only: bool) -
     categorical("sex", "Sex", [("M", "Male"), ("F", "Female")], sexes, n)
     sections.append({"variable": "age", "title": "Age (year)", "kind": "continuous",
                      **median_range(cohort.column("age"))})
-    types = [tumour_type(r["diagnosis"], r["who_grade"]) for r in cohort.rows]
+    types = [r.get("tumour_type") or tumour_type(r["diagnosis"], r["who_grade"]) for r in cohort.rows]
     order = [name for name, _, _ in TUMOUR_TYPES if name in types]
     order += sorted(set(types) - set(order))
     categorical("tumour_type", "Tumour type (WHO classification)", [(t, t) for t in order], types, n)
-    if any(" or " in r["diagnosis"].lower() for r in cohort.rows):
+    if any(" or " in r["diagnosis"].lower() and not r.get("tumour_type") for r in cohort.rows):
         sections[-1]["footnote"] = ("Histology reported as two alternatives is counted as the type matching "
                                     "the WHO grade given.")
     grades = cohort.column("who_grade")
