@@ -34,6 +34,14 @@ def test_committed_example_is_what_the_script_writes(tmp_path):
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
 
 
+def test_demo_example_is_what_the_script_writes_and_loads(tmp_path):
+    make_batch.write_batch(tmp_path, stability=[], name=make_batch.EXAMPLE_NAME)
+    for name in (make_batch.EXAMPLE_NAME, "hplc.csv", "itlc.csv"):
+        assert (tmp_path / name).read_bytes() == (make_batch.EXAMPLE / name).read_bytes(), name
+    record = load_batch_record(make_batch.EXAMPLE / make_batch.EXAMPLE_NAME)
+    assert "stability" not in record.qc
+
+
 def test_yaml_record_with_unquoted_times(tmp_path):
     path = make_batch.write_batch(tmp_path, name="batch.yaml")
     text = path.read_text()
@@ -169,6 +177,10 @@ def test_specification_errors_name_the_file_and_field(tmp_path):
                     " limits: {at_least: 9, at_most: 5}}\n")
     with pytest.raises(InputError, match=r"spec\.yaml: tests\[0\]\.limits: lower limit 9 is not "
                                          r"below upper 5"):
+        load_specification(spec)
+    spec.write_text(spec.read_text().replace("{at_least: 9, at_most: 5}", "{passes: true}"))
+    with pytest.raises(InputError, match=r"spec\.yaml: tests\[0\]\.limits: method 'reading' "
+                                         r"needs numeric limits, not 'passes'"):
         load_specification(spec)
     spec.write_text(spec.read_text().replace("method: reading", "method: guess"))
     with pytest.raises(InputError, match=r"spec\.yaml: tests\[0\]\.method: 'guess' is not one of"):

@@ -274,6 +274,10 @@ def load_specification(name_or_path: str | Path, *, base_dir: Path | None = None
             if key in options and not options[key][0] < options[key][1]:
                 raise InputError(f"{file}: tests[{n}].{key}: must be [low, high] with low < high")
         _check_limits(item["limits"], file=file, where=f"tests[{n}].limits")
+        if (item["method"] == "filter_integrity") != ("passes" in item["limits"]):
+            raise InputError(f"{file}: tests[{n}].limits: method {item['method']!r} needs "
+                             + ("{passes: true}" if item["method"] == "filter_integrity"
+                                else "numeric limits, not 'passes'"))
         tests.append(SpecTest(name=item["name"], title=item["title"], method=item["method"],
                               unit=item.get("unit", ""), mandatory=item["mandatory"],
                               limits=MappingProxyType(dict(item["limits"])),

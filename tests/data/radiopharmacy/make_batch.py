@@ -7,7 +7,9 @@ h * s * sqrt(2 * pi). Half-life readings follow A0 * 2**(-t / T) with seeded
 multiplicative noise.
 
 ``python tests/data/radiopharmacy/make_batch.py`` rewrites the committed
-example (batch-pass.json and its CSVs) next to this file.
+example (batch-pass.json and its CSVs) next to this file, and the demo
+example examples/radiopharmacy/ (a YAML record without the optional
+stability series).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+EXAMPLE = HERE.parents[2] / "examples" / "radiopharmacy"
+EXAMPLE_NAME = "batch-68ga-pentixafor.yaml"
 GA68_T_HALF_MIN = 67.71
 
 # Radio-HPLC: 28-min run sampled every 0.01 min; product at 11.2 min, free 68Ga at 2.3 min.
@@ -161,3 +165,4 @@ def write_batch(folder, *, hplc=(990.0, 10.0), itlc=(9900.0, 100.0), ph=7.0, sta
 
 if __name__ == "__main__":
     print(write_batch(HERE))
+    print(write_batch(EXAMPLE, stability=[], name=EXAMPLE_NAME))
