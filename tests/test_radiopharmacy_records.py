@@ -163,6 +163,16 @@ def test_missing_chromatogram_file(tmp_path):
         _error(tmp_path, elsewhere)
 
 
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_refused(tmp_path, text):
+    path = make_batch.write_batch(tmp_path)
+    raw = path.read_text().replace('"value": 7.0', f'"value": {text}')
+    path.write_text(raw)
+    with pytest.raises(InputError, match=r"batch-pass\.json: qc\.ph\.value: -?(nan|inf) is not a "
+                                         r"finite number"):
+        load_batch_record(path)
+
+
 def test_not_json(tmp_path):
     path = tmp_path / "batch.json"
     path.write_text("{ not json")

@@ -54,10 +54,11 @@ __all__ = [
     "radiochemical_purity_itlc",
 ]
 
-#: A peak's apex must exceed this many noise standard deviations (the
-#: Ph. Eur. 2.2.46 limit of detection is a signal-to-noise ratio of 3;
-#: S/N there is 2H/h, with h the peak-to-peak noise, about 6 sigma, so S/N 3
-#: is about 9 sigma; 5 sigma is a little more sensitive, still far above noise).
+#: A peak's apex must exceed this many noise standard deviations. The usual
+#: limit of detection is a signal-to-noise ratio of 3 (ICH Q2); with
+#: S/N = 2H/h (Ph. Eur. 2.2.46, h the peak-to-peak noise, about 6 sigma) that
+#: is a height of about 9 sigma. 5 sigma detects smaller impurities (counted
+#: against the product) while staying far above noise.
 DETECTION_SIGMAS = 5.0
 #: Points more than this many noise sigmas above the trial baseline are
 #: treated as peak points while the baseline is being fitted.

@@ -188,7 +188,20 @@ def _read_mapping(path: Path, what: str) -> dict:
         raise InputError(f"{path}: not valid YAML{where}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: a {what} must be a JSON/YAML object at the top level")
+    _reject_non_finite(data, file=path, where=())
     return data
+
+
+def _reject_non_finite(value: Any, *, file: Path, where: tuple) -> None:
+    """NaN and infinities pass JSON-schema number checks; refuse them by field."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{file}: {_field_path(where)}: {value} is not a finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _reject_non_finite(item, file=file, where=where + (str(key),))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_non_finite(item, file=file, where=where + (index,))
 
 
 def _field_path(parts) -> str:
