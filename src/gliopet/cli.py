@@ -118,9 +118,25 @@ def suv(series: Path, as_json: bool) -> None:
 @click.option("--lesion", default="auto", show_default=True, help="auto | X,Y,Z (LPS mm) | MASK")
 @click.option("--background", default="auto", show_default=True, help="auto | X,Y,Z (LPS mm) | crescent")
 @click.option("--json", "as_json", is_flag=True)
-def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: bool) -> None:
-    """Lesion and background ROIs, SUVmax/mean/peak, BTV, TBR."""
-    _not_built("measure", "Measurement: brain mask, midline and template fit, ...")
+@click.option("--snapshot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a PNG of the measured slices with both circles over PET/CT fusion.")
+@click.option("--suv-type", default="bw", show_default=True,
+              type=click.Choice(["bw", "lbm_janmahasatian", "bsa", "ibw"]), help="SUV normalisation (DICOM PET).")
+def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: bool, snapshot: Path | None,
+            suv_type: str) -> None:
+    """Lesion and background ROIs, SUVmax/mean/peak, BTV, TBR.
+
+    PET and CT are DICOM (a file or a folder of one series) or NIfTI; a NIfTI
+    PET must already be in SUV (g/mL). MASK is a NIfTI on the PET grid.
+    """
+    from .measure import measure_study_files, format_measurement
+
+    record = measure_study_files(pet, ct=ct, lesion=lesion, background=background, suv_type=suv_type,
+                                 snapshot=snapshot)
+    if as_json:
+        _print_json(record)
+    else:
+        click.echo(format_measurement(record))
 
 
 @main.command()

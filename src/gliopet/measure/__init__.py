@@ -3,6 +3,7 @@
 See :mod:`gliopet.measure._rois` for the definitions (DESIGN.md, "Definitions").
 """
 
+from ._files import format_measurement, measure_study_files, read_ct, read_pet
 from ._record import Measurement, measure_rois
 from ._study import (
     LESION_AUTO_SKULL_MARGIN_MM,
@@ -36,6 +37,10 @@ from ._rois import (
 )
 
 __all__ = [
+    "format_measurement",
+    "measure_study_files",
+    "read_ct",
+    "read_pet",
     "LESION_AUTO_SKULL_MARGIN_MM",
     "LESION_AUTO_SMOOTH_MM",
     "LESION_AUTO_VOI_RADIUS_MM",

@@ -104,6 +104,15 @@ def lesion_voi(pet: Volume, lesion: Any, *, brain_mask: np.ndarray | None = None
     return voi, "point"
 
 
+def _background_point(pet: Volume, background: Any, pet_name: str) -> tuple[float, float, float]:
+    point = np.asarray(background, dtype=np.float64)
+    if point.shape != (3,) or not np.all(np.isfinite(point)):
+        raise MeasurementError(f"background point must be X,Y,Z in LPS mm, got {background!r}")
+    if not _inside(pet, point):
+        raise MeasurementError(f"background point {point.tolist()} (LPS mm) is outside {pet_name}")
+    return tuple(float(v) for v in pet.xyz_mm_to_ijk(point))
+
+
 def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", background: Any = "auto",
                 template=None, pet_name: str = "PET", ct_name: str = "CT",
                 lesion_name: str = "lesion") -> Measurement:
@@ -133,17 +142,24 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
     """
     from .. import brain as _brain
 
-    auto = (isinstance(lesion, str) and lesion == "auto") or (isinstance(background, str) and background == "auto")
+    lesion_auto = isinstance(lesion, str) and lesion == "auto"
+    auto = lesion_auto or (isinstance(background, str) and background == "auto")
     extra: dict[str, Any] = {}
     geometry = None
+    voi = lesion_method = None
+    if not lesion_auto:  # a point or a mask: check it before the slower brain geometry
+        voi, lesion_method = lesion_voi(pet, lesion, name=pet_name, lesion_name=lesion_name)
+    if not isinstance(background, str):
+        _background_point(pet, background, pet_name)
     if auto:
         if template is None:
             from ..io.template import load_mni152
             template = load_mni152(2)
         geometry = _brain.brain_geometry(pet, template=template, ct=ct, pet_name=pet_name, ct_name=ct_name)
         extra["brain"] = geometry.to_dict(pet.voxel_volume_ml)
-    voi, lesion_method = lesion_voi(pet, lesion, brain_mask=None if geometry is None else geometry.mask,
-                                    name=pet_name, lesion_name=lesion_name)
+    if lesion_auto:
+        voi, lesion_method = lesion_voi(pet, lesion, brain_mask=geometry.mask, name=pet_name,
+                                        lesion_name=lesion_name)
     from ._rois import hottest_voxel
 
     hot = hottest_voxel(pet, voi)
@@ -157,13 +173,8 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
         extra["background_placement"] = placement.to_dict()
         centre_ijk, bg_method = placement.centre_ijk, "auto"
     else:
-        point = np.asarray(background, dtype=np.float64)
-        if point.shape != (3,) or not np.all(np.isfinite(point)):
-            raise MeasurementError(f"background point must be X,Y,Z in LPS mm, got {background!r}")
-        if not _inside(pet, point):
-            raise MeasurementError(f"background point {point.tolist()} (LPS mm) is outside {pet_name}")
-        centre_ijk, bg_method = tuple(float(v) for v in pet.xyz_mm_to_ijk(point)), "point"
+        centre_ijk, bg_method = _background_point(pet, background, pet_name), "point"
     m = measure_rois(pet, voi_mask=voi, background_centre_ijk=centre_ijk, lesion_method=lesion_method,
                      background_method=bg_method, brain_mask=None if geometry is None else geometry.mask)
     return Measurement(lesion=m.lesion, background=m.background, peak=m.peak, btv=m.btv, tbr=m.tbr,
-                       units=m.units, extra=extra)
+                       units=str(pet.provenance.get("units", "g/mL")), extra=extra)

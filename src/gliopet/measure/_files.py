@@ -1,0 +1,155 @@
+"""Files in, record out: the glue between the command line (or a cohort run) and :func:`measure_pet`.
+
+This is the only part of :mod:`gliopet.measure` that touches files: it reads
+the PET (DICOM scaled to SUV by :func:`gliopet.io.suv_inputs.read_suv_volume`,
+or a NIfTI already in SUV), the CT (DICOM or NIfTI) and a lesion mask (NIfTI),
+parses the ``--lesion`` / ``--background`` values, measures, and optionally
+draws the snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..errors import InputError
+from ..volume import Volume
+from ._study import measure_pet
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["is_nifti", "read_pet", "read_ct", "parse_point", "measure_study_files", "format_measurement"]
+
+
+def is_nifti(path: str | Path) -> bool:
+    name = str(path).lower()
+    return name.endswith(".nii") or name.endswith(".nii.gz")
+
+
+def read_pet(path: str | Path, *, suv_type: str = "bw") -> Volume:
+    """A PET as SUV: DICOM via the QIBA SUV factor, or a NIfTI taken to be SUV (g/mL) already."""
+    if is_nifti(path):
+        from ..io.nifti import read_nifti
+
+        volume = read_nifti(path)
+        return volume.with_array(volume.array, units="g/mL",
+                                 suv={"source": f"{path}: NIfTI input, voxel values taken as SUV (g/mL)"})
+    from ..io.suv_inputs import read_suv_volume
+
+    return read_suv_volume(path, suv_type=suv_type)
+
+
+def read_ct(path: str | Path) -> Volume:
+    """A CT in HU: DICOM (one series; CT chosen in a folder of several) or NIfTI."""
+    if is_nifti(path):
+        from ..io.nifti import read_nifti
+
+        return read_nifti(path)
+    from ..io.dicom import read_series
+
+    modality = None if Path(path).is_file() else "CT"
+    return read_series(path, modality=modality)
+
+
+def parse_point(text: str, *, option: str) -> tuple[float, float, float] | None:
+    """``"X,Y,Z"`` (LPS mm) as three floats; None when ``text`` does not look like numbers."""
+    parts = text.split(",")
+    if len(parts) != 3:
+        return None
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        return None
+    if not all(math.isfinite(v) for v in values):
+        raise InputError(f"{option} {text!r}: coordinates must be finite numbers (LPS mm)")
+    return values  # type: ignore[return-value]
+
+
+def _lesion_spec(text: str) -> Any:
+    if text == "auto":
+        return "auto"
+    point = parse_point(text, option="--lesion")
+    if point is not None:
+        return point
+    path = Path(text)
+    if not path.exists():
+        raise InputError(f"--lesion {text!r}: not 'auto', not X,Y,Z (LPS mm) and no such mask file")
+    if not is_nifti(path):
+        raise InputError(f"--lesion {text}: a lesion mask must be NIfTI (.nii or .nii.gz)")
+    from ..io.nifti import read_nifti
+
+    return read_nifti(path)
+
+
+def _background_spec(text: str) -> Any:
+    if text in ("auto", "crescent"):
+        return text
+    point = parse_point(text, option="--background")
+    if point is None:
+        raise InputError(f"--background {text!r}: expected auto, crescent or X,Y,Z (LPS mm)")
+    return point
+
+
+def measure_study_files(pet_path: str | Path, *, ct: str | Path | None = None, lesion: str = "auto",
+                        background: str = "auto", suv_type: str = "bw", snapshot: str | Path | None = None,
+                        template=None) -> dict[str, Any]:
+    """Read, measure, and return the ``gliopet measure --json`` record.
+
+    The record is :meth:`Measurement.to_dict` plus ``suv_type``, ``suv``
+    (the SUV factor and its inputs, from the PET's provenance), ``inputs``
+    (the paths), ``software`` (name and version) and ``snapshot`` (the PNG's
+    path, when one was drawn).
+    """
+    lesion_spec = _lesion_spec(lesion)
+    background_spec = _background_spec(background)
+    pet = read_pet(pet_path, suv_type=suv_type)
+    ct_volume = read_ct(ct) if ct is not None else None
+    measurement = measure_pet(pet, ct=ct_volume, lesion=lesion_spec, background=background_spec,
+                              template=template, pet_name=str(pet_path), ct_name=str(ct) if ct else "CT",
+                              lesion_name=str(lesion))
+    record = measurement.to_dict()
+    record["suv_type"] = suv_type
+    record["suv"] = dict(pet.provenance.get("suv", {}))
+    record["inputs"] = {"pet": str(pet_path), "ct": None if ct is None else str(ct),
+                        "lesion": str(lesion), "background": str(background)}
+    record["software"] = {"name": "gliopet", "version": __version__}
+    if snapshot is not None:
+        from ..snapshot import write_snapshot
+
+        write_snapshot(snapshot, pet, measurement, ct=ct_volume, title=Path(pet_path).name)
+        record["snapshot"] = str(snapshot)
+    return record
+
+
+def format_measurement(record: dict[str, Any]) -> str:
+    """Human-readable lines of a :func:`measure_study_files` record."""
+    units = record["units"]["suv"]
+
+    def roi_line(name: str) -> str:
+        roi = record[name]
+        x, y, z = roi["centre_lps_mm"]
+        return (f"  {name}: {roi['diameter_mm']:g} mm circle ({roi['method']}) on slice {roi['slice_index']}, "
+                f"centre LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
+
+    btv_mean = record["btv_suvmean"]
+    lines = [
+        f"SUVmax             {record['suvmax']:.3f} {units}",
+        f"SUVmean (1 cm)     {record['suvmean_1cm']:.3f} {units}",
+        f"SUVpeak (1 mL)     {record['suvpeak']:.3f} {units}",
+        f"BTV (1.6 x bg)     {record['btv_ml']:.2f} mL, SUVmean "
+        + ("-" if btv_mean is None else f"{btv_mean:.3f} {units}"),
+        f"background SUVmax  {record['bg_suvmax']:.3f} {units}",
+        f"background SUVmean {record['bg_suvmean']:.3f} {units}",
+        f"TBR max/bg max     {record['tbr_max_to_bg_max']:.2f}",
+        f"TBR max/bg mean    {record['tbr_max_to_bg_mean']:.2f}  (RANO TBRmax)",
+        f"TBR mean/bg mean   {record['tbr_mean_to_bg_mean']:.2f}  (RANO TBRmean)",
+        "ROIs:",
+        roi_line("lesion"),
+        roi_line("background"),
+    ]
+    if "snapshot" in record:
+        lines.append(f"snapshot: {record['snapshot']}")
+    return "\n".join(lines)

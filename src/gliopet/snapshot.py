@@ -1,0 +1,126 @@
+"""A placement check: the measured axial slices with both circles over PET/CT fusion (PNG).
+
+The figure shows the PET's own axial slices (the slices the circles were drawn
+on), in radiological convention when the PET grid is the usual LPS one (the
+patient's right on the viewer's left, anterior at the top). The CT, when
+given, is resampled onto the same slice and shown in a brain window beneath
+the PET. Rendering uses matplotlib's Agg backend (no display needed); the file
+is written to a temporary name and renamed, so no half-written PNG is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .measure import CircleRoi, Measurement
+from .volume import Volume
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CT_WINDOW_HU", "render_snapshot", "write_snapshot"]
+
+#: CT brain window (level 40 HU, width 120 HU).
+CT_WINDOW_HU = (-20.0, 100.0)
+#: PET shown from this fraction of the colour scale's maximum upward (so the
+#: CT shows through where there is little uptake).
+PET_ALPHA_FLOOR = 0.05
+
+
+def _slice_of(volume: Volume, k: int) -> Volume:
+    affine = volume.affine.copy()
+    affine[:3, 3] = volume.ijk_to_xyz_mm([0, 0, k])
+    return Volume(np.asarray(volume.array[k:k + 1]), affine)
+
+
+def _panel(ax, pet: Volume, ct: Volume | None, k: int, rois: list[tuple[CircleRoi, str, str]], vmax: float,
+           title: str) -> None:
+    from matplotlib.patches import Ellipse
+
+    si, sj, _ = pet.spacing_mm
+    extent = (-0.5, pet.shape[2] - 0.5, pet.shape[1] - 0.5, -0.5)
+    aspect = sj / si
+    if ct is not None:
+        from .brain import resample_to
+
+        ct_plane = resample_to(ct, _slice_of(pet, k), default=-1000.0)[0]
+        ax.imshow(ct_plane, cmap="gray", vmin=CT_WINDOW_HU[0], vmax=CT_WINDOW_HU[1], extent=extent,
+                  aspect=aspect, interpolation="bilinear")
+    plane = np.asarray(pet.array[k], dtype=np.float64)
+    shown = np.ma.masked_less(plane, PET_ALPHA_FLOOR * vmax) if ct is not None else plane
+    image = ax.imshow(shown, cmap="hot", vmin=0, vmax=vmax, extent=extent, aspect=aspect,
+                      alpha=0.65 if ct is not None else 1.0, interpolation="bilinear")
+    for roi, colour, label in rois:
+        ci, cj, _ = roi.centre_ijk
+        ax.add_patch(Ellipse((ci, cj), width=roi.diameter_mm / si, height=roi.diameter_mm / sj, fill=False,
+                             edgecolor=colour, linewidth=1.8))
+        ax.annotate(label, (ci, cj - roi.diameter_mm / sj / 2), color=colour, fontsize=8, ha="center",
+                    va="bottom", xytext=(0, 3), textcoords="offset points")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    # label the patient's sides from the grid's i axis direction (LPS +x = patient's left)
+    left_on_right = pet.affine[0, 0] >= 0
+    ax.text(0.02, 0.5, "R" if left_on_right else "L", transform=ax.transAxes, color="w", fontsize=10,
+            va="center")
+    ax.text(0.98, 0.5, "L" if left_on_right else "R", transform=ax.transAxes, color="w", fontsize=10,
+            va="center", ha="right")
+    return image
+
+
+def render_snapshot(pet: Volume, measurement: Measurement, *, ct: Volume | None = None, title: str = ""):
+    """A matplotlib Figure: the lesion slice and the background slice with their circles.
+
+    One panel when both circles lie on the same slice, two otherwise. The PET
+    colour scale runs from 0 to the lesion's SUVmax.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    lesion, background = measurement.lesion, measurement.background
+    vmax = max(float(lesion.suvmax), 1e-6)
+    lesion_label = f"lesion 10 mm: SUVmax {lesion.suvmax:.2f}"
+    bg_label = f"background 25 mm: SUVmax {background.suvmax:.2f}, mean {background.suvmean:.2f}"
+    same = lesion.slice_index == background.slice_index
+    fig = Figure(figsize=(5.2 if same else 10.0, 5.4), dpi=110)
+    axes = fig.subplots(1, 1 if same else 2, squeeze=False)[0]
+    if same:
+        image = _panel(axes[0], pet, ct, lesion.slice_index,
+                       [(lesion, "cyan", "lesion"), (background, "lime", "background")], vmax,
+                       f"slice k = {lesion.slice_index}\n{lesion_label}\n{bg_label}")
+    else:
+        image = _panel(axes[0], pet, ct, lesion.slice_index, [(lesion, "cyan", "lesion")], vmax,
+                       f"lesion slice k = {lesion.slice_index}\n{lesion_label}")
+        _panel(axes[1], pet, ct, background.slice_index, [(background, "lime", "background")], vmax,
+               f"background slice k = {background.slice_index}\n{bg_label}")
+    colorbar = fig.colorbar(image, ax=list(axes), fraction=0.03, pad=0.02)
+    colorbar.set_label(f"SUV ({measurement.units})")
+    tbr = measurement.tbr
+    fig.suptitle((title + "\n" if title else "")
+                 + f"TBR max/bg max {tbr.max_to_bg_max:.2f}   max/bg mean {tbr.max_to_bg_mean:.2f}   "
+                 f"mean/bg mean {tbr.mean_to_bg_mean:.2f}", fontsize=9)
+    return fig
+
+
+def write_snapshot(path: str | Path, pet: Volume, measurement: Measurement, *, ct: Volume | None = None,
+                   title: str = "") -> Path:
+    """Render :func:`render_snapshot` to a PNG at ``path`` (atomically: temp file, then rename)."""
+    path = Path(path)
+    fig = render_snapshot(pet, measurement, ct=ct, title=title)
+    fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".png", dir=str(path.parent if str(path.parent) else "."))
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    logger.info("snapshot written: %s", path)
+    return path
