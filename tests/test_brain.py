@@ -286,3 +286,48 @@ def test_ct_not_covering_the_pet_is_an_error(head, template):
     cut = Volume(ct.array[:36], ct.affine)
     with pytest.raises(MeasurementError, match="ct/.*does not cover the PET"):
         brain_geometry(pet, ct=cut, template=template, ct_name="ct/")
+
+
+# ---------------------------------------------------------------- crescent background
+
+def test_crescent_is_a_contralateral_band_under_the_surface():
+    # a cylindrical "brain" of radius 60 mm (axis along k), 1 mm pixels, 2 mm slices;
+    # plane x = 0; lesion at x = -30 mm (patient's right). The crescent is the
+    # band 0..20 mm under the surface (radius 40..60 mm) within 60 degrees of
+    # +x (the lesion's mirror), on slices within 6 mm of the lesion's slice.
+    # Area of that annular sector: (120/360) pi (60^2 - 40^2) = 2094.4 mm^2 per slice;
+    # slices k0-3..k0+3 (|dk| * 2 mm <= 6 mm): 7 slices x 2 mm.
+    from gliopet.brain import crescent_background_mask
+    from gliopet.measure import region_roi
+
+    vol = grid((21, 131, 131), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0))
+    k, j, i = np.indices(vol.shape)
+    xyz = vol.ijk_to_xyz_mm(np.stack([i, j, k], -1).astype(float))
+    r = np.hypot(xyz[..., 0], xyz[..., 1])
+    brain = r <= 60.5
+    plane = MidsagittalPlane(normal=(1.0, 0.0, 0.0), offset_mm=0.0, symmetry=1.0)
+    crescent = crescent_background_mask(vol, brain_mask=brain, plane=plane, lesion_lps_mm=(-30.0, 0.0, 0.0))
+    x, y = xyz[..., 0][crescent], xyz[..., 1][crescent]
+    assert np.all(x >= 5.0)  # contralateral, clear of the midline
+    assert np.all(np.abs(np.degrees(np.arctan2(y, x))) <= 60.0 + 1.0)  # within the sector (1 degree pixel slack)
+    assert np.all(r[crescent] >= 60.5 - 20.0 - 1.0)  # at most 20 mm deep (1 pixel slack)
+    assert sorted(set(k[crescent].tolist())) == list(range(7, 14))
+    expected_ml = (120 / 360) * math.pi * (60 ** 2 - 40 ** 2) * 7 * 2 / 1000
+    uniform = vol.with_array(np.where(brain, 0.08, 0.0).astype(np.float32))
+    roi = region_roi(uniform, crescent, method="crescent")
+    assert roi.volume_ml == pytest.approx(expected_ml, rel=0.05)
+    assert roi.suvmean == pytest.approx(0.08) and roi.suvmax == pytest.approx(0.08)
+    assert roi.diameter_mm is None and roi.to_dict()["method"] == "crescent"
+
+
+def test_crescent_on_a_head_is_in_the_contralateral_hemisphere(head, geometry):
+    from gliopet.brain import crescent_background_mask
+
+    pet, _, p2m = head
+    crescent = crescent_background_mask(pet, brain_mask=geometry.mask, plane=geometry.plane,
+                                        lesion_lps_mm=true_point(p2m, (35, -20, 15)))
+    kji = np.argwhere(crescent)
+    normal, offset = true_plane(**POSE)
+    d = pet.ijk_to_xyz_mm(kji[:, ::-1].astype(float)) @ normal - offset
+    assert np.all(d > 0)  # the lesion is in the right hemisphere, the crescent in the left
+    assert crescent.sum() * pet.voxel_volume_ml > 10.0

@@ -179,3 +179,19 @@ def test_measure_ct_not_covering_the_pet_exit_2(study, tmp_path):
     result = invoke("measure", str(root / "pet_suv.nii.gz"), "--ct", str(tmp_path / "ct_top_cut.nii.gz"))
     assert result.exit_code == 2
     assert "does not cover the PET" in result.stderr and "ct_top_cut.nii.gz" in result.stderr
+
+
+def test_measure_crescent_background(study):
+    # the crescent holds grey (SUV 0.13) and white matter (0.08), so its mean lies between them
+    root, _, _, p2m = study
+    point = ",".join(f"{v:.1f}" for v in true_point(p2m, LESION_RAS))
+    result = invoke("measure", str(root / "pet_suv.nii.gz"), "--ct", str(root / "ct"), "--lesion", point,
+                    "--background", "crescent", "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    background = record["background"]
+    assert background["method"] == "crescent" and background["diameter_mm"] is None
+    assert 0.08 < record["bg_suvmean"] < 0.13
+    assert record["tbr_max_to_bg_mean"] == pytest.approx(record["suvmax"] / record["bg_suvmean"], rel=1e-9)
+    normal, offset = true_plane(**POSE)
+    assert float(np.dot(normal, background["centre_lps_mm"]) - offset) > 0  # left: opposite the lesion

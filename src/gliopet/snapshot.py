@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .measure import CircleRoi, Measurement
+from .measure import CircleRoi, Measurement, RegionRoi
 from .volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def _slice_of(volume: Volume, k: int) -> Volume:
     return Volume(np.asarray(volume.array[k:k + 1]), affine)
 
 
-def _panel(ax, pet: Volume, ct: Volume | None, k: int, rois: list[tuple[CircleRoi, str, str]], vmax: float,
+def _panel(ax, pet: Volume, ct: Volume | None, k: int, rois: list[tuple[CircleRoi | RegionRoi, str, str]], vmax: float,
            title: str) -> None:
     from matplotlib.patches import Ellipse
 
@@ -56,6 +56,15 @@ def _panel(ax, pet: Volume, ct: Volume | None, k: int, rois: list[tuple[CircleRo
                       alpha=0.65 if ct is not None else 1.0, interpolation="bilinear")
     for roi, colour, label in rois:
         ci, cj, _ = roi.centre_ijk
+        if roi.diameter_mm is None:  # a region (the crescent): its outline on this slice
+            outline = np.asarray(roi.mask[k], dtype=float)
+            if outline.any():
+                ax.contour(np.arange(pet.shape[2]), np.arange(pet.shape[1]), outline, levels=[0.5],
+                           colors=[colour], linewidths=1.8)
+            top = float(np.argwhere(outline > 0)[:, 0].min()) if outline.any() else cj
+            ax.annotate(label, (ci, top), color=colour, fontsize=8, ha="center", va="bottom", xytext=(0, 3),
+                        textcoords="offset points")
+            continue
         ax.add_patch(Ellipse((ci, cj), width=roi.diameter_mm / si, height=roi.diameter_mm / sj, fill=False,
                              edgecolor=colour, linewidth=1.8))
         ax.annotate(label, (ci, cj - roi.diameter_mm / sj / 2), color=colour, fontsize=8, ha="center",
@@ -86,9 +95,10 @@ def render_snapshot(pet: Volume, measurement: Measurement, *, ct: Volume | None 
     lesion, background = measurement.lesion, measurement.background
     vmax = max(float(lesion.suvmax), 1e-6)
     lesion_label = f"lesion 10 mm: SUVmax {lesion.suvmax:.2f}"
-    bg_label = f"background 25 mm: SUVmax {background.suvmax:.2f}, mean {background.suvmean:.2f}"
+    bg_kind = "25 mm" if background.diameter_mm is not None else background.method
+    bg_label = f"background {bg_kind}: SUVmax {background.suvmax:.2f}, mean {background.suvmean:.2f}"
     same = lesion.slice_index == background.slice_index
-    fig = Figure(figsize=(5.2 if same else 10.0, 5.4), dpi=110)
+    fig = Figure(figsize=(5.6 if same else 10.0, 5.8), dpi=110, layout="constrained")
     axes = fig.subplots(1, 1 if same else 2, squeeze=False)[0]
     if same:
         image = _panel(axes[0], pet, ct, lesion.slice_index,

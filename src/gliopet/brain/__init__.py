@@ -7,7 +7,11 @@ template comes in as an argument (``gliopet.io.template.load_mni152``).
 from ._background import (
     BACKGROUND_SEARCH_MM,
     MIDLINE_TIE_MM,
+    CRESCENT_DEPTH_MM,
+    CRESCENT_HALF_ANGLE_DEG,
+    CRESCENT_THICKNESS_MM,
     BackgroundPlacement,
+    crescent_background_mask,
     lesion_side,
     place_background_circle,
 )
@@ -20,6 +24,10 @@ from ._template import CENTRUM_SEMIOVALE_MNI_RAS_MM, TemplateFit, centrum_semiov
 __all__ = [
     "BACKGROUND_SEARCH_MM",
     "BRAIN_HU_RANGE",
+    "CRESCENT_DEPTH_MM",
+    "CRESCENT_HALF_ANGLE_DEG",
+    "CRESCENT_THICKNESS_MM",
+    "crescent_background_mask",
     "CENTRUM_SEMIOVALE_MNI_RAS_MM",
     "MIDLINE_TIE_MM",
     "MIN_BRAIN_ML",

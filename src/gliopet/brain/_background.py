@@ -16,7 +16,7 @@ from ._template import TemplateFit, centrum_semiovale_lps_mm
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BackgroundPlacement", "lesion_side", "place_background_circle"]
+__all__ = ["BackgroundPlacement", "lesion_side", "place_background_circle", "crescent_background_mask"]
 
 #: A lesion whose hottest voxel is closer than this to the mid-sagittal plane
 #: is assigned to a hemisphere by the mass of its VOI rather than by that voxel.
@@ -154,3 +154,76 @@ def place_background_circle(pet: Volume, *, brain_mask: np.ndarray, plane: Midsa
                                centre_lps_mm=tuple(float(v) for v in lps), side=side, lesion_side=side_lesion,
                                template_point_lps_mm=tuple(float(v) for v in target), shift_mm=shift,
                                wm_probability=wm_mean, midline_distance_mm=float(abs(plane.signed_distance_mm(lps))))
+
+
+#: Crescent background (``--background crescent``): a band under the brain's
+#: surface in the contralateral hemisphere, mirrored from the lesion. Our
+#: parameters, after the guideline description (a large crescent-shaped
+#: region in the contralateral hemisphere including grey and white matter;
+#: Unterrainer M et al., EJNMMI Res 2017;7:48; Law I et al., EJNMMI
+#: 2019;46:540): the band runs from the brain's surface to
+#: :data:`CRESCENT_DEPTH_MM` deep (cortex and the white matter beneath it),
+#: within :data:`CRESCENT_HALF_ANGLE_DEG` of the direction of the lesion's
+#: mirror image as seen from the brain's centre on each slice, on the slices
+#: within :data:`CRESCENT_THICKNESS_MM` / 2 of the lesion's slice, and at least
+#: :data:`CRESCENT_MIDLINE_MARGIN_MM` from the mid-sagittal plane.
+CRESCENT_DEPTH_MM = 20.0
+CRESCENT_HALF_ANGLE_DEG = 60.0
+CRESCENT_THICKNESS_MM = 12.0
+CRESCENT_MIDLINE_MARGIN_MM = 5.0
+
+
+def crescent_background_mask(pet: Volume, *, brain_mask: np.ndarray, plane: MidsagittalPlane, lesion_lps_mm,
+                             lesion_mask: np.ndarray | None = None, name: str = "PET") -> np.ndarray:
+    """The crescent-shaped contralateral background region (bool ``[k, j, i]`` on the PET grid).
+
+    On each PET slice within :data:`CRESCENT_THICKNESS_MM` / 2 of the
+    lesion's slice: brain voxels whose in-plane depth below the brain's edge
+    is at most :data:`CRESCENT_DEPTH_MM`, on the side of the mid-sagittal
+    plane opposite the lesion (:func:`lesion_side`) by at least
+    :data:`CRESCENT_MIDLINE_MARGIN_MM`, whose direction from the slice's
+    brain centroid is within :data:`CRESCENT_HALF_ANGLE_DEG` of the direction
+    of the lesion's mirror image (the lesion reflected about the plane), and
+    at least :data:`BACKGROUND_LESION_MARGIN_MM` from the lesion mask.
+
+    Raises
+    ------
+    MeasurementError
+        The region is empty (no brain on the contralateral side at that level).
+    """
+    mask = np.asarray(brain_mask, dtype=bool)
+    side_lesion = lesion_side(plane, pet, lesion_lps_mm=lesion_lps_mm, lesion_mask=lesion_mask)
+    sign = -1.0 if side_lesion == "left" else 1.0  # + : the contralateral side
+    lesion_xyz = np.asarray(lesion_lps_mm, dtype=np.float64)
+    normal = np.asarray(plane.normal)
+    mirror = lesion_xyz - 2.0 * float(plane.signed_distance_mm(lesion_xyz)) * normal
+    if sign * float(plane.signed_distance_mm(mirror)) <= 0:  # lesion on the plane: go straight across
+        mirror = mirror + sign * 30.0 * normal
+    si, sj, sk = pet.spacing_mm
+    k0 = float(pet.xyz_mm_to_ijk(lesion_xyz)[2])
+    n_k, n_j, n_i = pet.shape
+    out = np.zeros(pet.shape, dtype=bool)
+    jj, ii = np.mgrid[0:n_j, 0:n_i]
+    half_angle = np.radians(CRESCENT_HALF_ANGLE_DEG)
+    for k in range(n_k):
+        if abs(k - k0) * sk > CRESCENT_THICKNESS_MM / 2 or not mask[k].any():
+            continue
+        xyz = pet.ijk_to_xyz_mm(np.stack([ii, jj, np.full_like(ii, k)], axis=-1).astype(np.float64))
+        contralateral = sign * plane.signed_distance_mm(xyz) >= CRESCENT_MIDLINE_MARGIN_MM
+        depth = ndimage.distance_transform_edt(mask[k], sampling=(sj, si))
+        band = mask[k] & (depth <= CRESCENT_DEPTH_MM) & contralateral
+        # directions in the slice plane, from the brain centroid of this slice
+        centroid = np.argwhere(mask[k]).mean(axis=0)  # (j, i)
+        mirror_ij = pet.xyz_mm_to_ijk(mirror)[:2]
+        target = np.array([(mirror_ij[0] - centroid[1]) * si, (mirror_ij[1] - centroid[0]) * sj])
+        vectors = np.stack([(ii - centroid[1]) * si, (jj - centroid[0]) * sj], axis=-1)
+        cosine = (vectors @ target) / (np.linalg.norm(vectors, axis=-1) * np.linalg.norm(target) + 1e-12)
+        band &= cosine >= np.cos(half_angle)
+        if lesion_mask is not None and np.any(lesion_mask[k]):
+            near = ndimage.distance_transform_edt(~np.asarray(lesion_mask[k], bool), sampling=(sj, si))
+            band &= near >= BACKGROUND_LESION_MARGIN_MM
+        out[k] = band
+    if not out.any():
+        raise MeasurementError(f"{name}: the crescent background region is empty (no contralateral brain "
+                               f"within {CRESCENT_DEPTH_MM:g} mm of the surface at the lesion's level)")
+    return out

@@ -131,6 +131,9 @@ def format_measurement(record: dict[str, Any]) -> str:
     def roi_line(name: str) -> str:
         roi = record[name]
         x, y, z = roi["centre_lps_mm"]
+        if roi["diameter_mm"] is None:
+            return (f"  {name}: {roi['method']} region, {roi['volume_ml']:.1f} mL on slices "
+                    f"{roi['slices'][0]}-{roi['slices'][-1]}, centroid LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
         return (f"  {name}: {roi['diameter_mm']:g} mm circle ({roi['method']}) on slice {roi['slice_index']}, "
                 f"centre LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
 

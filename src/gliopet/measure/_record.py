@@ -14,10 +14,12 @@ from ._rois import (
     Btv,
     CircleRoi,
     PeakSphere,
+    RegionRoi,
     Tbr,
     biological_tumour_volume,
     circle_roi,
     lesion_circle,
+    region_roi,
     suv_peak,
     tumour_to_background,
 )
@@ -34,7 +36,7 @@ class Measurement:
     """
 
     lesion: CircleRoi
-    background: CircleRoi
+    background: CircleRoi | RegionRoi
     peak: PeakSphere
     btv: Btv
     tbr: Tbr
@@ -74,7 +76,8 @@ class Measurement:
         return out
 
 
-def measure_rois(pet: Volume, *, voi_mask: np.ndarray, background_centre_ijk: tuple[float, float, float],
+def measure_rois(pet: Volume, *, voi_mask: np.ndarray, background_centre_ijk: tuple[float, float, float] | None = None,
+                 background_mask: np.ndarray | None = None,
                  lesion_method: str = "mask", background_method: str = "point",
                  brain_mask: np.ndarray | None = None,
                  lesion_diameter_mm: float = LESION_CIRCLE_DIAMETER_MM,
@@ -85,11 +88,18 @@ def measure_rois(pet: Volume, *, voi_mask: np.ndarray, background_centre_ijk: tu
     :func:`suv_peak` over the VOI, the background circle is :func:`circle_roi`
     at ``background_centre_ijk`` (slice ``round(k)``), the BTV grows from the
     lesion circle's centre (the VOI's hottest voxel) at 1.6 x background mean,
-    limited to ``brain_mask`` when given, and the TBRs follow.
+    limited to ``brain_mask`` when given, and the TBRs follow. With
+    ``background_mask`` instead of a centre, the background is that region
+    of whole voxels (:func:`region_roi`, e.g. the crescent).
     """
     lesion = lesion_circle(pet, voi_mask, diameter_mm=lesion_diameter_mm, method=lesion_method)
-    background = circle_roi(pet, centre_ijk=background_centre_ijk, diameter_mm=background_diameter_mm,
-                            method=background_method)
+    if (background_centre_ijk is None) == (background_mask is None):
+        raise ValueError("give exactly one of background_centre_ijk (a circle) and background_mask (a region)")
+    if background_mask is not None:
+        background = region_roi(pet, background_mask, method=background_method)
+    else:
+        background = circle_roi(pet, centre_ijk=background_centre_ijk, diameter_mm=background_diameter_mm,
+                                method=background_method)
     peak = suv_peak(pet, voi_mask)
     seed = tuple(int(round(v)) for v in lesion.centre_ijk)
     btv = biological_tumour_volume(pet, seed_ijk=seed, bg_mean=background.suvmean, within=brain_mask)

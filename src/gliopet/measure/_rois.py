@@ -37,6 +37,8 @@ __all__ = [
     "MAX_VOXEL_MIN_COVERAGE",
     "PEAK_TIE_TOLERANCE",
     "CircleRoi",
+    "RegionRoi",
+    "region_roi",
     "PeakSphere",
     "Btv",
     "Tbr",
@@ -107,6 +109,61 @@ class CircleRoi:
             "area_mm2": round(float(self.area_mm2), 3),
             "coverage": round(float(self.coverage), 4),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class RegionRoi:
+    """A background region of whole voxels (e.g. the crescent) and its statistics.
+
+    ``centre_ijk`` / ``centre_lps_mm`` are the region's centroid,
+    ``slice_index`` its central slice; ``diameter_mm`` is None (not a circle).
+    """
+
+    centre_ijk: tuple[float, float, float]
+    centre_lps_mm: tuple[float, float, float]
+    slice_index: int
+    slices: tuple[int, ...]
+    suvmax: float
+    suvmean: float
+    volume_ml: float
+    n_voxels: int
+    method: str
+    mask: np.ndarray  # bool [k, j, i]
+    diameter_mm: None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "centre_lps_mm": [round(float(v), 3) for v in self.centre_lps_mm],
+            "centre_ijk": [round(float(v), 3) for v in self.centre_ijk],
+            "slice_index": int(self.slice_index),
+            "slices": [int(k) for k in self.slices],
+            "diameter_mm": None,
+            "method": self.method,
+            "suvmax": float(self.suvmax),
+            "suvmean": float(self.suvmean),
+            "volume_ml": round(float(self.volume_ml), 4),
+            "n_voxels": int(self.n_voxels),
+        }
+
+
+def region_roi(volume: Volume, mask: np.ndarray, *, method: str) -> RegionRoi:
+    """Statistics of a region of whole voxels: SUVmax, SUVmean, volume, centroid.
+
+    Raises
+    ------
+    MeasurementError
+        The mask is empty or not on the volume's grid.
+    """
+    mask = _check_mask(volume, mask, f"{method} background region")
+    values = np.asarray(volume.array, dtype=np.float64)[mask]
+    kji = np.argwhere(mask)
+    centroid_ijk = kji[:, ::-1].mean(axis=0)
+    slices = tuple(int(k) for k in np.unique(kji[:, 0]))
+    return RegionRoi(centre_ijk=tuple(float(v) for v in centroid_ijk),
+                     centre_lps_mm=tuple(float(v) for v in volume.ijk_to_xyz_mm(centroid_ijk)),
+                     slice_index=int(round(centroid_ijk[2])), slices=slices, suvmax=float(values.max()),
+                     suvmean=float(values.mean()), volume_ml=len(values) * volume.voxel_volume_ml,
+                     n_voxels=len(values), method=method, mask=mask)
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,9 +127,10 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
         on the PET (less exact).
     lesion : "auto" | (x, y, z) | bool array | Volume
         See :func:`lesion_voi`.
-    background : "auto" | (x, y, z)
+    background : "auto" | "crescent" | (x, y, z)
         ``"auto"``: :func:`gliopet.brain.place_background_circle`; a point:
-        the circle's centre in LPS mm (slice = the nearest PET slice).
+        the circle's centre in LPS mm (slice = the nearest PET slice);
+        ``"crescent"``: :func:`gliopet.brain.crescent_background_mask`.
     template : MniTemplate, optional
         Defaults to ``gliopet.io.template.load_mni152(2)``; needed only when
         something is automatic.
@@ -143,7 +144,7 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
     from .. import brain as _brain
 
     lesion_auto = isinstance(lesion, str) and lesion == "auto"
-    auto = lesion_auto or (isinstance(background, str) and background == "auto")
+    auto = lesion_auto or (isinstance(background, str) and background in ("auto", "crescent"))
     extra: dict[str, Any] = {}
     geometry = None
     voi = lesion_method = None
@@ -164,9 +165,14 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
 
     hot = hottest_voxel(pet, voi)
     hot_lps = pet.ijk_to_xyz_mm(hot)
-    if isinstance(background, str):
+    background_mask = None
+    if isinstance(background, str) and background == "crescent":
+        background_mask = _brain.crescent_background_mask(pet, brain_mask=geometry.mask, plane=geometry.plane,
+                                                          lesion_lps_mm=hot_lps, lesion_mask=voi, name=pet_name)
+        centre_ijk, bg_method = None, "crescent"
+    elif isinstance(background, str):
         if background != "auto":
-            raise MeasurementError(f"background must be 'auto' or X,Y,Z, got {background!r}")
+            raise MeasurementError(f"background must be 'auto', 'crescent' or X,Y,Z, got {background!r}")
         placement = _brain.place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane,
                                                    fit=geometry.fit, lesion_lps_mm=hot_lps, lesion_mask=voi,
                                                    wm_probability=geometry.wm_probability, name=pet_name)
@@ -174,7 +180,8 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
         centre_ijk, bg_method = placement.centre_ijk, "auto"
     else:
         centre_ijk, bg_method = _background_point(pet, background, pet_name), "point"
-    m = measure_rois(pet, voi_mask=voi, background_centre_ijk=centre_ijk, lesion_method=lesion_method,
+    m = measure_rois(pet, voi_mask=voi, background_centre_ijk=centre_ijk, background_mask=background_mask,
+                     lesion_method=lesion_method,
                      background_method=bg_method, brain_mask=None if geometry is None else geometry.mask)
     return Measurement(lesion=m.lesion, background=m.background, peak=m.peak, btv=m.btv, tbr=m.tbr,
                        units=str(pet.provenance.get("units", "g/mL")), extra=extra)
