@@ -22,6 +22,7 @@ C.7.6.16 Multi-frame Functional Groups; C.11.1 Modality LUT Module.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 import logging
 import os
 from dataclasses import dataclass, field
@@ -64,7 +65,10 @@ MAX_VOXELS = 2**32
 MAX_ROWS_COLUMNS = 2**14
 
 _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
-_IMAGE_PIXEL_TAG = 0x7FE00010
+#: Threads decoding pixel data (file reads, hashing and conversion release the GIL).
+DECODE_THREADS = 2
+#: Values longer than this are not read when a file is parsed, only when used (the pixel data).
+DEFER_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -140,25 +144,15 @@ def _walk_files(root: Path) -> Iterator[Path]:
 
 
 def _read_header(path: Path) -> Dataset:
+    """Parse a file once; values above ``DEFER_BYTES`` (the pixel data) are read only when used."""
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
+        return pydicom.dcmread(path, defer_size=DEFER_BYTES)
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on damaged headers
         raise DicomError(f"{path}: unreadable DICOM header ({type(exc).__name__})") from None
 
 
-def find_series(root: str | Path, *, progress: bool = False) -> list[SeriesInfo]:
-    """Group the DICOM image files under ``root`` into series by UID.
-
-    Non-DICOM files, DICOMDIRs and objects without pixel data are ignored;
-    the count of ignored files is logged. Series are ordered by study UID,
-    then series number, then series UID.
-
-    Raises
-    ------
-    DicomError
-        ``root`` holds no DICOM image.
-    """
-    root = Path(root)
+def _scan(root: Path, *, progress: bool) -> dict[tuple[str, str], list[tuple[Path, Dataset]]]:
+    """Parse every DICOM image file under ``root`` once, grouped by (study UID, series UID)."""
     if not root.exists():
         raise DicomError(f"{root}: no such file or directory")
     groups: dict[tuple[str, str], list[tuple[Path, Dataset]]] = {}
@@ -182,8 +176,8 @@ def find_series(root: str | Path, *, progress: bool = False) -> list[SeriesInfo]
         try:
             sop_class = str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", ""))
             is_image = sop_class != _DICOMDIR_SOP_CLASS and "Rows" in ds
-            study = str(ds.get("StudyInstanceUID", ""))
-            series = str(ds.get("SeriesInstanceUID", ""))
+            study = _text(ds, "StudyInstanceUID")
+            series = _text(ds, "SeriesInstanceUID")
         except Exception as exc:  # noqa: BLE001 - values are parsed lazily; damage surfaces here
             logger.warning("%s: damaged DICOM header (%s); file ignored", path, type(exc).__name__)
             ignored += 1
@@ -200,20 +194,49 @@ def find_series(root: str | Path, *, progress: bool = False) -> list[SeriesInfo]
         logger.info("%s: %d non-image or unreadable files ignored", root, ignored)
     if not groups:
         raise DicomError(f"{root}: no DICOM image files found")
-    out = []
-    for (study, series), members in groups.items():
-        first = members[0][1]
+    return groups
+
+
+def _info(study: str, series: str, members: list[tuple[Path, Dataset]]) -> SeriesInfo:
+    first = members[0][1]
+    try:
         n_frames = sum(int(ds.get("NumberOfFrames", 1) or 1) for _, ds in members)
-        out.append(SeriesInfo(
-            study_uid=study, series_uid=series, modality=str(first.get("Modality", "")),
-            files=tuple(sorted(p for p, _ in members)),
-            series_number=_int_or_none(first.get("SeriesNumber")),
-            series_description=str(first.get("SeriesDescription", "")),
-            rows=_int_or_none(first.get("Rows")), columns=_int_or_none(first.get("Columns")),
-            n_frames=n_frames))
-    out.sort(key=lambda s: (s.study_uid, s.series_number if s.series_number is not None else 1 << 30,
-                            s.series_uid))
-    return out
+    except (TypeError, ValueError):
+        n_frames = len(members)
+    return SeriesInfo(
+        study_uid=study, series_uid=series, modality=str(first.get("Modality", "")),
+        files=tuple(sorted(p for p, _ in members)),
+        series_number=_int_or_none(first.get("SeriesNumber")),
+        series_description=str(first.get("SeriesDescription", "")),
+        rows=_int_or_none(first.get("Rows")), columns=_int_or_none(first.get("Columns")),
+        n_frames=n_frames)
+
+
+def _sort_key(info: SeriesInfo) -> tuple:
+    number = info.series_number if info.series_number is not None else 1 << 30
+    return (info.study_uid, number, info.series_uid)
+
+
+def _find(root: Path, *, progress: bool) -> list[tuple[SeriesInfo, dict[Path, Dataset]]]:
+    found = [(_info(study, series, members), dict(members))
+             for (study, series), members in _scan(root, progress=progress).items()]
+    found.sort(key=lambda item: _sort_key(item[0]))
+    return found
+
+
+def find_series(root: str | Path, *, progress: bool = False) -> list[SeriesInfo]:
+    """Group the DICOM image files under ``root`` into series by UID.
+
+    Non-DICOM files, DICOMDIRs and objects without pixel data are ignored;
+    the count of ignored files is logged. Series are ordered by study UID,
+    then series number, then series UID.
+
+    Raises
+    ------
+    DicomError
+        ``root`` holds no DICOM image.
+    """
+    return [info for info, _ in _find(Path(root), progress=progress)]
 
 
 def group_studies(series: Sequence[SeriesInfo]) -> list[StudyInfo]:
@@ -231,8 +254,9 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def _select_series(path: Path, series_uid: str | None, modality: str | None) -> SeriesInfo:
-    """The one series that ``path`` designates (a file of it, or a folder holding it)."""
+def _select_series(path: Path, series_uid: str | None, modality: str | None,
+                   progress: bool = False) -> tuple[SeriesInfo, dict[Path, Dataset]]:
+    """The one series that ``path`` designates (a file of it, or a folder holding it), with its headers."""
     if path.is_file():
         if not is_dicom_file(path):
             raise DicomError(f"{path}: not a DICOM file (no 'DICM' marker at byte 128)")
@@ -240,19 +264,18 @@ def _select_series(path: Path, series_uid: str | None, modality: str | None) -> 
         uid = str(header.get("SeriesInstanceUID", ""))
         if not uid:
             raise DicomError(f"{path}: (0020,000E) SeriesInstanceUID is missing")
-        candidates = [s for s in find_series(path.parent) if s.series_uid == uid]
-        return candidates[0]
-    found = find_series(path)
+        return next(item for item in _find(path.parent, progress=progress) if item[0].series_uid == uid)
+    found = _find(path, progress=progress)
     if series_uid is not None:
-        found = [s for s in found if s.series_uid == series_uid]
+        found = [item for item in found if item[0].series_uid == series_uid]
         if not found:
             raise DicomError(f"{path}: no series with the requested SeriesInstanceUID")
     if modality is not None:
-        found = [s for s in found if s.modality.upper() == modality.upper()]
+        found = [item for item in found if item[0].modality.upper() == modality.upper()]
         if not found:
             raise DicomError(f"{path}: no {modality} series found ((0008,0060) Modality)")
     if len(found) > 1:
-        listing = "; ".join(f"{s.modality} series {s.series_number} ({s.n_files} files)" for s in found)
+        listing = "; ".join(f"{s.modality} series {s.series_number} ({s.n_files} files)" for s, _ in found)
         raise DicomError(f"{path}: holds {len(found)} series ({listing}); give one series' folder or a file of it")
     return found[0]
 
@@ -260,7 +283,73 @@ def _select_series(path: Path, series_uid: str | None, modality: str | None) -> 
 # --- reading -----------------------------------------------------------------------------
 
 
+_TEXT_NUMBER_VRS = {"DS", "IS"}
+
+
+def _numbers(ds: Dataset, keyword: str) -> Any:
+    """Numeric value(s) of a DS/IS attribute, parsed from the raw bytes when pydicom has not yet.
+
+    pydicom's value conversion and validation cost more than the parse of the file itself; for the
+    handful of geometry and rescale attributes read from every slice, the raw ``DS``/``IS`` text is
+    split and handed to ``float`` here (same result, several times faster). Returns ``None`` when the
+    attribute is absent or empty, a list for multi-valued attributes, a single value otherwise.
+    """
+    element = ds.get_item(keyword_tag(keyword))
+    if element is None:
+        return None
+    raw = element.value
+    if isinstance(raw, bytes) and getattr(element, "VR", None) in _TEXT_NUMBER_VRS:
+        parts = raw.decode("ascii", "replace").strip(" \0").split("\\")
+        if parts == [""]:
+            return None
+        values: list[Any] = [part.strip() for part in parts]
+        return values if len(values) > 1 else values[0]
+    value = ds[keyword_tag(keyword)].value
+    return None if value in (None, "") else value
+
+
+def _uint(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
+    """An ``US`` attribute's value, read from its raw bytes when not yet converted (see :func:`_numbers`)."""
+    element = ds.get_item(keyword_tag(keyword))
+    if element is None:
+        return default
+    raw = element.value
+    if isinstance(raw, bytes) and getattr(element, "VR", None) == "US" and len(raw) == 2:
+        little = ds.original_encoding[1] is not False
+        return int.from_bytes(raw, "little" if little else "big")
+    value = ds[keyword_tag(keyword)].value
+    if value in (None, ""):
+        return default
+    return int(value)
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    """A text attribute's value (UI, CS, LO, ...), from its raw bytes when not yet converted."""
+    element = ds.get_item(keyword_tag(keyword))
+    if element is None:
+        return ""
+    raw = element.value
+    if isinstance(raw, bytes):
+        return raw.decode("ascii", "replace").strip(" \0")
+    value = ds[keyword_tag(keyword)].value
+    return "" if value is None else str(value)
+
+
+def keyword_tag(keyword: str) -> int:
+    tag = _TAGS.get(keyword)
+    if tag is None:
+        tag = _TAGS[keyword] = pydicom.datadict.tag_for_keyword(keyword)
+    return tag
+
+
+_TAGS: dict[str, int] = {}
+
+
 def _float_list(value: Any, n: int, path: Path, tag: str) -> np.ndarray:
+    if value is None:
+        raise DicomError(f"{path}: {tag} is empty")
+    if isinstance(value, (str, bytes, int, float)):
+        value = [value]
     try:
         arr = np.array([float(v) for v in value], dtype=np.float64)
     except (TypeError, ValueError):
@@ -281,8 +370,8 @@ def _positive(value: Any, path: Path, tag: str) -> float:
 
 
 def _optional_float(ds: Dataset, keyword: str) -> float | None:
-    value = ds.get(keyword)
-    if value is None or value == "":
+    value = _numbers(ds, keyword)
+    if value is None or value == "" or isinstance(value, list):
         return None
     try:
         return float(value)
@@ -291,8 +380,8 @@ def _optional_float(ds: Dataset, keyword: str) -> float | None:
 
 
 def _rescale(ds: Dataset, path: Path) -> tuple[float, float]:
-    slope = ds.get("RescaleSlope", 1.0)
-    intercept = ds.get("RescaleIntercept", 0.0)
+    slope = _numbers(ds, "RescaleSlope")
+    intercept = _numbers(ds, "RescaleIntercept")
     try:
         slope, intercept = float(slope if slope not in (None, "") else 1.0), float(
             intercept if intercept not in (None, "") else 0.0)
@@ -305,15 +394,16 @@ def _rescale(ds: Dataset, path: Path) -> tuple[float, float]:
 
 def _check_dimensions(ds: Dataset, path: Path) -> tuple[int, int, int]:
     try:
-        rows, columns = int(ds.Rows), int(ds.Columns)
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-        bits = int(ds.BitsAllocated)
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    except AttributeError as exc:
-        raise DicomError(f"{path}: image pixel attribute missing ({exc.args[0] if exc.args else 'unknown'})") from None
+        rows, columns, bits = _uint(ds, "Rows"), _uint(ds, "Columns"), _uint(ds, "BitsAllocated")
+        frames = int(_numbers(ds, "NumberOfFrames") or 1)
+        samples = _uint(ds, "SamplesPerPixel", 1)
     except (TypeError, ValueError):
         raise DicomError(f"{path}: (0028,0010) Rows / (0028,0011) Columns / (0028,0100) BitsAllocated "
                          "are not integers") from None
+    for keyword, tag, value in (("Rows", "(0028,0010)", rows), ("Columns", "(0028,0011)", columns),
+                                ("BitsAllocated", "(0028,0100)", bits)):
+        if value is None:
+            raise DicomError(f"{path}: {tag} {keyword} is missing")
     if not (0 < rows <= MAX_ROWS_COLUMNS and 0 < columns <= MAX_ROWS_COLUMNS and frames > 0):
         raise DicomError(f"{path}: (0028,0010) Rows {rows} x (0028,0011) Columns {columns} x "
                          f"(0028,0008) NumberOfFrames {frames} is out of range")
@@ -347,9 +437,10 @@ def _frames_of(path: Path, ds: Dataset) -> list[_Frame]:
             raise DicomError(f"{path}: (0020,0032) ImagePositionPatient is missing")
         if "PixelSpacing" not in ds:
             raise DicomError(f"{path}: (0028,0030) PixelSpacing is missing")
-        orientation = _float_list(ds.ImageOrientationPatient, 6, path, "(0020,0037) ImageOrientationPatient")
-        position = _float_list(ds.ImagePositionPatient, 3, path, "(0020,0032) ImagePositionPatient")
-        spacing = _float_list(ds.PixelSpacing, 2, path, "(0028,0030) PixelSpacing")
+        orientation = _float_list(_numbers(ds, "ImageOrientationPatient"), 6, path,
+                                  "(0020,0037) ImageOrientationPatient")
+        position = _float_list(_numbers(ds, "ImagePositionPatient"), 3, path, "(0020,0032) ImagePositionPatient")
+        spacing = _float_list(_numbers(ds, "PixelSpacing"), 2, path, "(0028,0030) PixelSpacing")
         if np.any(spacing <= 0):
             raise DicomError(f"{path}: (0028,0030) PixelSpacing must be > 0, got {spacing.tolist()}")
         tilt = _optional_float(ds, "GantryDetectorTilt")
@@ -495,34 +586,51 @@ def _stack_geometry(frames: list[_Frame], label: str) -> tuple[list[_Frame], np.
 
 
 def load_series_headers(path: str | Path, *, series_uid: str | None = None,
-                        modality: str | None = None) -> SeriesHeaders:
+                        modality: str | None = None, progress: bool = False) -> SeriesHeaders:
     """Headers and stack geometry of the series at ``path`` (no pixel data read)."""
     path = Path(path)
     if not path.exists():
         raise DicomError(f"{path}: no such file or directory")
-    info = _select_series(path, series_uid, modality)
+    info, datasets = _select_series(path, series_uid, modality, progress=progress)
     frames: list[_Frame] = []
     for file in info.files:
-        frames.extend(_guarded(_frames_of, file, _read_header(file)))
+        frames.extend(_guarded(_frames_of, file, datasets[file]))
     label = str(path)
     frames, affine, normal = _stack_geometry(frames, label)
     return SeriesHeaders(info=info, frames=tuple(frames), affine=affine, normal=normal)
 
 
-def _decode(path: Path) -> tuple[np.ndarray, bytes]:
-    try:
-        ds = pydicom.dcmread(path)
-        raw = ds.PixelData if "PixelData" in ds else None
-        if raw is None:
-            raise DicomError(f"{path}: (7FE0,0010) PixelData is missing")
+def _native_pixels(ds: Dataset) -> np.ndarray | None:
+    """Uncompressed little-endian pixels as a view on the stored bytes, or None if another path is needed."""
+    ts = ds.file_meta.TransferSyntaxUID
+    if ts.is_compressed or not ts.is_little_endian:
+        return None
+    bits = _uint(ds, "BitsAllocated")
+    if _uint(ds, "BitsStored", bits) != bits or bits not in (8, 16, 32):
+        return None  # sign extension / masking: let pydicom do it
+    signed = _uint(ds, "PixelRepresentation", 0) == 1
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    frames = int(_numbers(ds, "NumberOfFrames") or 1)
+    rows, columns = _uint(ds, "Rows"), _uint(ds, "Columns")
+    raw = ds.PixelData
+    expected = frames * rows * columns * dtype.itemsize
+    if len(raw) < expected:
+        raise DicomError(f"{ds.filename}: (7FE0,0010) PixelData holds {len(raw)} bytes, "
+                         f"Rows x Columns x NumberOfFrames needs {expected}")
+    return np.frombuffer(raw, dtype=dtype, count=expected // dtype.itemsize).reshape(frames, rows, columns)
+
+
+def _decode(path: Path, ds: Dataset) -> tuple[np.ndarray, bytes]:
+    """Stored pixel values ``[frame, row, column]`` of one file, and its stored pixel bytes."""
+    if "PixelData" not in ds:
+        raise DicomError(f"{path}: (7FE0,0010) PixelData is missing")
+    raw = ds.PixelData
+    pixels = _native_pixels(ds)
+    if pixels is None:
         pixels = ds.pixel_array
-    except DicomError:
-        raise
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError, AttributeError,
-            IndexError, NotImplementedError, RuntimeError) as exc:
-        raise DicomError(f"{path}: pixel data cannot be decoded ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
-    return pixels, bytes(raw) if not isinstance(raw, bytes) else raw
+    if pixels.ndim == 2:
+        pixels = pixels[np.newaxis]
+    return pixels, raw
 
 
 def read_series(path: str | Path, *, series_uid: str | None = None, modality: str | None = None,
@@ -549,7 +657,7 @@ def read_series(path: str | Path, *, series_uid: str | None = None, modality: st
     DicomError, GeometryError
         Naming the file and the attribute at fault.
     """
-    headers = load_series_headers(path, series_uid=series_uid, modality=modality)
+    headers = load_series_headers(path, series_uid=series_uid, modality=modality, progress=progress)
     return volume_from_headers(headers, progress=progress)
 
 
@@ -564,16 +672,10 @@ def volume_from_headers(headers: SeriesHeaders, *, progress: bool = False) -> Vo
         by_file.setdefault(frame.path, []).append((k, frame))
     # Pixel hash in slice order: hash each file's stored bytes, then combine in slice order.
     file_hashes: dict[Path, str] = {}
-    iterator: Iterable[Path] = by_file
-    if progress and len(by_file) > 100:
-        from tqdm import tqdm
 
-        iterator = tqdm(by_file, desc="reading", unit="file", leave=False)
-    for file in iterator:
-        pixels, raw = _guarded(_decode, file)
-        file_hashes[file] = hashlib.sha256(raw).hexdigest()
-        if pixels.ndim == 2:
-            pixels = pixels[np.newaxis]
+    def fill(file: Path) -> None:
+        pixels, raw = _guarded(_decode, file, by_file[file][0][1].header)
+        file_hashes[file] = hashlib.sha256(raw).hexdigest()  # releases the GIL
         if pixels.shape[1:] != (rows, columns):
             raise DicomError(f"{file}: decoded pixel data shape {pixels.shape[1:]} != (0028,0010) Rows x "
                              f"(0028,0011) Columns {rows}x{columns}")
@@ -582,9 +684,27 @@ def volume_from_headers(headers: SeriesHeaders, *, progress: bool = False) -> Vo
             if index >= pixels.shape[0]:
                 raise DicomError(f"{file}: frame {index + 1} is beyond the decoded pixel data")
             out = array[k]
-            np.multiply(pixels[index], frame.slope, out=out, casting="unsafe")
+            out[...] = pixels[index]  # exact: stored integers fit float32's 24-bit mantissa
+            if frame.slope != 1.0:
+                out *= np.float32(frame.slope)
             if frame.intercept:
                 out += np.float32(frame.intercept)
+
+    # Hashing, the int->float conversion and file reads release the GIL: two threads overlap them.
+    with ThreadPoolExecutor(max_workers=DECODE_THREADS) as pool:
+        jobs = [pool.submit(fill, file) for file in by_file]
+        iterator: Iterable[Any] = jobs
+        if progress and len(jobs) > 100:
+            from tqdm import tqdm
+
+            iterator = tqdm(jobs, desc="reading", unit="file", leave=False)
+        try:
+            for job in iterator:
+                job.result()
+        except BaseException:
+            for job in jobs:
+                job.cancel()
+            raise
     seen: set[Path] = set()
     for frame in frames:
         if frame.path not in seen:

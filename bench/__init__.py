@@ -1,0 +1,1 @@
+"""gliopet benchmarks: run on demand (`make bench`), never in the test-suite."""
