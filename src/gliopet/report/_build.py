@@ -141,15 +141,28 @@ class RenderedFigure:
     title: str
     caption: str
     svg: bytes
-    png: bytes
+    png: bytes | None = None
 
     @property
     def svg_uri(self) -> str:
         return _data_uri(self.svg, "image/svg+xml")
 
+    def uri(self, image_format: str) -> str:
+        """Data URI of the SVG, or of the PNG (for the PDF: weasyprint draws PNG far faster)."""
+        if image_format == "png" and self.png is not None:
+            return _data_uri(self.png, "image/png")
+        return self.svg_uri
 
-def build_figures(cohort: Cohort, result: dict, *, positive_only: bool = True) -> list[RenderedFigure]:
-    """The report's figures from the cohort and its analysis (pure: bytes in memory)."""
+
+def build_figures(cohort: Cohort, result: dict, *, positive_only: bool = True,
+                  png: bool = False) -> list[RenderedFigure]:
+    """The report's figures from the cohort and its analysis (pure: bytes in memory).
+
+    SVG always (it is what the report embeds); PNG too when ``png`` is true.
+    """
+    def rendered(key: str, title: str, caption: str, fig) -> RenderedFigure:
+        return RenderedFigure(key, title, caption, fg.figure_svg(fig), fg.figure_png(fig) if png else None)
+
     rows = [r for r in cohort.rows if r["visual"] == "positive" or not positive_only]
     out: list[RenderedFigure] = []
     subset = "visually positive scans" if positive_only else "all scans with a value"
@@ -166,15 +179,14 @@ def build_figures(cohort: Cohort, result: dict, *, positive_only: bool = True) -
         summary = "; ".join(f"WHO {g}: {fg.describe_values(v)}, n = {len(v)}" for g, v in groups.items())
         caption = (f"{label} by WHO grade over the {subset}, median (range): {summary}. Boxes: quartiles; "
                    "points: patients.")
-        out.append(RenderedFigure(f"box_{var}", f"{label} by WHO grade", caption,
-                                  fg.figure_svg(fig), fg.figure_png(fig)))
+        out.append(rendered(f"box_{var}", f"{label} by WHO grade", caption, fig))
     tbr_rows = [r for r in rows if r.get("tbr_max_to_bg_max") is not None]
     if tbr_rows:
         fig = fg.tbr_waterfall_figure([r["patient_id"] for r in tbr_rows], [r["tbr_max_to_bg_max"] for r in tbr_rows],
                                       [r["who_grade"] for r in tbr_rows])
-        out.append(RenderedFigure("waterfall_tbr", "TBR per patient",
-                                  f"TBR (lesion SUVmax / background SUVmax) of the {len(tbr_rows)} {subset}, "
-                                  "highest first, coloured by WHO grade.", fg.figure_svg(fig), fg.figure_png(fig)))
+        out.append(rendered("waterfall_tbr", "TBR per patient",
+                            f"TBR (lesion SUVmax / background SUVmax) of the {len(tbr_rows)} {subset}, "
+                            "highest first, coloured by WHO grade.", fig))
     for p in result.get("paired", []):
         ca, cb = p["columns"]
         pairs = [(r[ca], r[cb]) for r in cohort.rows if r.get(ca) is not None and r.get(cb) is not None]
@@ -182,10 +194,10 @@ def build_figures(cohort: Cohort, result: dict, *, positive_only: bool = True) -
         t0, t1 = p["time_points_min"]
         fig = fg.paired_time_points_figure([a for a, _ in pairs], [b for _, b in pairs], times_min=(t0, t1),
                                            label=label, p=p["p"], median_percent_change=p["median_percent_change"])
-        out.append(RenderedFigure(f"paired_{p['variable']}_{t0}_{t1}", f"{label}, {t0} vs {t1} min",
-                                  f"{label} at {t0} and {t1} min p.i. in the {p['n']} patients scanned at both; "
-                                  f"median change {p['median_percent_change']:+.1f} %, Wilcoxon signed-rank "
-                                  f"p = {format_p(p['p'])}.", fg.figure_svg(fig), fg.figure_png(fig)))
+        out.append(rendered(f"paired_{p['variable']}_{t0}_{t1}", f"{label}, {t0} vs {t1} min",
+                            f"{label} at {t0} and {t1} min p.i. in the {p['n']} patients scanned at both; "
+                            f"median change {p['median_percent_change']:+.1f} %, Wilcoxon signed-rank "
+                            f"p = {format_p(p['p'])}.", fig))
     return out
 
 
@@ -275,8 +287,12 @@ def _tests_rows(result: dict) -> list[dict]:
 
 
 def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
-                figures: Sequence[RenderedFigure], panels: Panels) -> str:
-    """The complete, self-contained HTML document (no external resource)."""
+                figures: Sequence[RenderedFigure], panels: Panels, image_format: str = "svg") -> str:
+    """The complete, self-contained HTML document (no external resource).
+
+    ``image_format`` picks the embedded figure format: "svg" (HTML) or "png"
+    (the PDF route; needs figures built with ``png=True``).
+    """
     env = jinja2.Environment(loader=jinja2.PackageLoader("gliopet.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
@@ -312,7 +328,8 @@ def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
                 f"{p['time_points_min'][1]} min: median {format_number(p['median_before'])} vs "
                 f"{format_number(p['median_after'])}, median change {p['median_percent_change']:+.1f} %, "
                 f"Wilcoxon p = {format_p(p['p'])} (n = {p['n']}, {p['method']})" for p in result["paired"]],
-        figures=figures,
+        figures=[{"key": f.key, "title": f.title, "caption": f.caption, "uri": f.uri(image_format)}
+                 for f in figures],
         panels=panels,
     )
 
@@ -381,7 +398,8 @@ def write_report(csv_path: str | Path, out_path: str | Path, *, parameters: Repo
         cohort = read_cohort_csv(csv_path)
         result = analyse_cohort(cohort, positive_only=positive_only)
         bar.update()
-        figures = build_figures(cohort, result, positive_only=positive_only)
+        figures = build_figures(cohort, result, positive_only=positive_only,
+                                png=figures_dir is not None or kind == "pdf")
         panels = load_snapshots(cohort, csv_path.parent)
         bar.update()
         stamp = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
@@ -389,7 +407,8 @@ def write_report(csv_path: str | Path, out_path: str | Path, *, parameters: Repo
                       "input_bytes": csv_path.stat().st_size, "generated_at": stamp.isoformat(timespec="seconds"),
                       "gliopet_version": __version__, "python": platform.python_version(),
                       "format": kind.upper()}
-        html = render_html(result, parameters=parameters, provenance=provenance, figures=figures, panels=panels)
+        html = render_html(result, parameters=parameters, provenance=provenance, figures=figures, panels=panels,
+                           image_format="png" if kind == "pdf" else "svg")
         bar.update()
         if kind == "html":
             data = html.encode("utf-8")

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from ..stats import GRADES, format_number, format_p
@@ -30,6 +31,8 @@ PNG_DPI = 200
 #: Smallest font size used in any figure (points).
 MIN_FONT_PT = 9
 FIGSIZE_IN = (4.6, 3.6)
+#: Above this many patients the waterfall draws lines, not bar patches (speed).
+WATERFALL_MAX_PATCHES = 150
 #: Horizontal jitter of the strip points (fraction of the box spacing).
 JITTER = 0.12
 
@@ -117,7 +120,11 @@ def tbr_waterfall_figure(labels: Sequence[str], tbr: Sequence[float], grades: Se
     fig = _new_figure((width, FIGSIZE_IN[1]))
     ax = fig.add_subplot()
     colours = [GRADE_COLOURS.get(grades[i], "#555555") for i in order]
-    ax.bar(np.arange(values.size), values[order], color=colours, width=0.8)
+    if values.size <= WATERFALL_MAX_PATCHES:
+        ax.bar(np.arange(values.size), values[order], color=colours, width=0.8)
+    else:  # one line collection instead of thousands of rectangles
+        ax.vlines(np.arange(values.size), 0, values[order], colors=colours,
+                  linewidth=max(0.3, 400.0 / values.size))
     if show_labels and values.size <= 60:
         ax.set_xticks(np.arange(values.size), [str(labels[i]) for i in order], rotation=90,
                       fontsize=MIN_FONT_PT)
@@ -143,9 +150,12 @@ def paired_time_points_figure(before: Sequence[float], after: Sequence[float], *
     a = np.asarray(after, dtype=float)
     fig = _new_figure((3.8, FIGSIZE_IN[1]))
     ax = fig.add_subplot()
-    for vb, va in zip(b, a):
-        colour = "#D55E00" if va < vb else "#0072B2"
-        ax.plot([0, 1], [vb, va], "-o", color=colour, markersize=5, linewidth=1.3)
+    colours = np.where(a < b, "#D55E00", "#0072B2")
+    segments = np.stack([np.stack([np.zeros_like(b), b], axis=1), np.stack([np.ones_like(a), a], axis=1)], axis=1)
+    alpha = 1.0 if b.size <= 30 else max(0.15, 30.0 / b.size)
+    ax.add_collection(LineCollection(segments, colors=colours, linewidths=1.3, alpha=alpha))
+    ax.scatter(np.r_[np.zeros_like(b), np.ones_like(a)], np.r_[b, a], s=18, c=np.r_[colours, colours],
+               alpha=alpha, zorder=3)
     ax.set_xticks([0, 1], [f"{times_min[0]} min p.i.", f"{times_min[1]} min p.i."])
     ax.set_xlim(-0.3, 1.3)
     ax.set_ylabel(label)
