@@ -18,6 +18,7 @@ from ._background import (
 from ._geometry import BrainGeometry, brain_geometry
 from ._mask import BRAIN_HU_RANGE, MIN_BRAIN_ML, SKULL_HU, ct_brain_mask, pet_brain_mask
 from ._midline import MidsagittalPlane, midsagittal_plane, plane_from_template_fit
+from ._register import RigidFit, register_rigid, resample_mask_to
 from ._sitk import resample_to
 from ._template import CENTRUM_SEMIOVALE_MNI_RAS_MM, TemplateFit, centrum_semiovale_lps_mm, fit_mni_affine
 
@@ -46,4 +47,7 @@ __all__ = [
     "place_background_circle",
     "plane_from_template_fit",
     "resample_to",
+    "RigidFit",
+    "register_rigid",
+    "resample_mask_to",
 ]

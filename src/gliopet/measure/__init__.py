@@ -5,6 +5,7 @@ See :mod:`gliopet.measure._rois` for the definitions (DESIGN.md, "Definitions").
 
 from ._files import format_measurement, measure_study_files, read_ct, read_pet
 from ._record import Measurement, measure_rois
+from ._timepoints import measure_timepoints
 from ._study import (
     LESION_AUTO_SKULL_MARGIN_MM,
     LESION_AUTO_SMOOTH_MM,
@@ -48,6 +49,7 @@ __all__ = [
     "LESION_AUTO_VOI_RADIUS_MM",
     "LESION_POINT_SEARCH_RADIUS_MM",
     "lesion_voi",
+    "measure_timepoints",
     "measure_pet",
     "BACKGROUND_CIRCLE_DIAMETER_MM",
     "BTV_THRESHOLD_FACTOR",

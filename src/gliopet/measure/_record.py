@@ -42,6 +42,9 @@ class Measurement:
     tbr: Tbr
     units: str = "g/mL"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The lesion VOI and the brain mask used (bool, PET grid); not serialised.
+    voi: np.ndarray | None = field(default=None, repr=False, compare=False)
+    brain_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def suvmax(self) -> float:
@@ -105,4 +108,6 @@ def measure_rois(pet: Volume, *, voi_mask: np.ndarray, background_centre_ijk: tu
     btv = biological_tumour_volume(pet, seed_ijk=seed, bg_mean=background.suvmean, within=brain_mask)
     tbr = tumour_to_background(lesion_suvmax=lesion.suvmax, lesion_suvmean=lesion.suvmean,
                                bg_suvmax=background.suvmax, bg_suvmean=background.suvmean)
-    return Measurement(lesion=lesion, background=background, peak=peak, btv=btv, tbr=tbr)
+    return Measurement(lesion=lesion, background=background, peak=peak, btv=btv, tbr=tbr,
+                       units=str(pet.provenance.get("units", "g/mL")), voi=np.asarray(voi_mask, bool),
+                       brain_mask=None if brain_mask is None else np.asarray(brain_mask, bool))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Sequence
 
@@ -183,5 +184,4 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
     m = measure_rois(pet, voi_mask=voi, background_centre_ijk=centre_ijk, background_mask=background_mask,
                      lesion_method=lesion_method,
                      background_method=bg_method, brain_mask=None if geometry is None else geometry.mask)
-    return Measurement(lesion=m.lesion, background=m.background, peak=m.peak, btv=m.btv, tbr=m.tbr,
-                       units=str(pet.provenance.get("units", "g/mL")), extra=extra)
+    return dataclasses.replace(m, extra=extra)
