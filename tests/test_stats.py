@@ -52,13 +52,11 @@ def u_by_definition(x, y):
 def enumerated_null(pooled, n_x):
     """All C(N, n_x) equally likely splits of the pooled values: U_x of each."""
     pooled = np.asarray(pooled, float)
-    idx = np.arange(pooled.size)
     us = []
     for chosen in itertools.combinations(range(pooled.size), n_x):
         mask = np.zeros(pooled.size, bool)
         mask[list(chosen)] = True
         us.append(u_by_definition(pooled[mask], pooled[~mask]))
-    del idx
     return np.array(us)
 
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from ._descriptive import TUMOUR_TYPES, count_percent, median_range, tumour_type
 from ._inference import (EXACT_MAX_N, clopper_pearson, cohens_kappa, mann_whitney_u, paired_wilcoxon,
                          roc_auc_delong)
-from .cohort import GRADES, MEASURE_COLUMNS, NUMERIC_COLUMNS, Cohort, time_point_columns
+from .cohort import GRADES, MEASURE_COLUMNS, Cohort, time_point_columns
 
 logger = logging.getLogger(__name__)
 
@@ -285,6 +285,3 @@ def analyse_cohort(cohort: Cohort, *, positive_only: bool = True,
     logger.info("analysed %d patients (%d positive)", n, k)
     return result
 
-
-# Columns shown as numbers in Table 2 (for the formatters).
-TABLE2_NUMERIC = set(NUMERIC_COLUMNS)
