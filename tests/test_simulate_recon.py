@@ -76,10 +76,11 @@ def _point_source_counts(frame_s, activity_bq):
 
 
 def test_point_source_counts_follow_the_nema_sensitivity():
-    # 8.1 cps/kBq for F-18, scaled by the 68Ga positron fraction; 1 MBq at frame start, 600 s frame:
+    # NEMA NU 2: 8.1 cps/kBq of a 700 mm F-18 line source, of which 216 mm lie in the field of
+    # view; scaled by the 68Ga positron fraction; 1 MBq at frame start, 600 s frame:
     # counts = S * A0 * (1 - exp(-lambda T)) / lambda.
     lam = math.log(2) / GA68_HALF_LIFE_S
-    s_cps_per_bq = 8.1e-3 * 0.889 / F18_POSITRON_FRACTION
+    s_cps_per_bq = 8.1e-3 * 700 / 216 * 0.889 / F18_POSITRON_FRACTION
     expected = s_cps_per_bq * 1e6 * (1 - math.exp(-lam * 600)) / lam
     assert _point_source_counts(600.0, 1e6) == pytest.approx(expected, rel=1e-5)
 
@@ -203,5 +204,5 @@ def test_counting_factor_units():
     kappa = counting_factor(scanner=scanner, pixel_mm=2.0, slice_mm=2.0, bin_mm=2.0, n_views=126,
                             frame_s=600.0, half_life_s=GA68_HALF_LIFE_S, positron_fraction=0.889)
     lam = math.log(2) / GA68_HALF_LIFE_S
-    per_bq = 8.1e-3 * 0.889 / 0.9673 * (1 - math.exp(-lam * 600)) / lam
+    per_bq = 8.1e-3 * 700 / 216 * 0.889 / 0.9673 * (1 - math.exp(-lam * 600)) / lam
     assert kappa * 126 * 4.0 / 2.0 / 0.008 == pytest.approx(per_bq, rel=1e-12)

@@ -24,14 +24,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, special
 
 from .osem import osem
 from .projector import SystemMatrix
 
 __all__ = [
     "Scanner", "BIOGRAPH_6_TRUEV", "Sinograms", "counting_factor", "simulate_sinograms",
-    "reconstruct", "gaussian_filter_fwhm", "FWHM_TO_SIGMA", "F18_POSITRON_FRACTION",
+    "reconstruct", "gaussian_filter_fwhm", "poisson_from_uniforms", "FWHM_TO_SIGMA", "F18_POSITRON_FRACTION",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,10 @@ class Scanner:
     Parameters
     ----------
     sensitivity_cps_per_kbq : float
-        NEMA NU 2 sensitivity (F-18, counts per second per kBq), for the
-        whole axial field of view.
+        NEMA NU 2 sensitivity (F-18, counts per second per kBq of the whole
+        700 mm line source). Only ``axial_fov_mm / 700`` of that source lies in
+        the field of view, so activity inside the field of view is counted
+        ``700 / axial_fov_mm`` times more efficiently (taken uniform axially).
     system_fwhm_mm : float
         Spatial resolution (FWHM, mm) without positron range.
     scatter_fraction, randoms_fraction : float
@@ -64,6 +66,12 @@ class Scanner:
     scatter_fraction: float = 0.32
     randoms_fraction: float = 0.15
     axial_fov_mm: float = 216.0
+    nema_source_length_mm: float = 700.0
+
+    @property
+    def in_fov_cps_per_bq(self) -> float:
+        """F-18 counts per second per Bq inside the axial field of view."""
+        return self.sensitivity_cps_per_kbq / 1000.0 * self.nema_source_length_mm / self.axial_fov_mm
 
 
 #: The study's scanner. Sensitivity 8.1 cps/kBq and resolution about 4.5 mm
@@ -90,13 +98,13 @@ def counting_factor(*, scanner: Scanner, pixel_mm: float, slice_mm: float, bin_m
 
     A voxel of activity ``q`` Bq at frame start yields, unattenuated,
     ``S q (1 - exp(-lambda T)) / lambda`` true counts (``S`` in counts per
-    second per Bq for this nuclide). Its image value is ``q / V`` (V the voxel
+    second per Bq inside the field of view, for this nuclide). Its image value is ``q / V`` (V the voxel
     volume, mL) and the projector spreads it with total weight
     ``n_views p**2 / w``; ``kappa`` makes the two agree.
     """
     lam = math.log(2.0) / half_life_s
     counting_time_s = (1.0 - math.exp(-lam * frame_s)) / lam
-    s_cps_per_bq = scanner.sensitivity_cps_per_kbq / 1000.0 * positron_fraction / F18_POSITRON_FRACTION
+    s_cps_per_bq = scanner.in_fov_cps_per_bq * positron_fraction / F18_POSITRON_FRACTION
     voxel_ml = pixel_mm * pixel_mm * slice_mm / 1000.0
     return s_cps_per_bq * counting_time_s * voxel_ml / (n_views * pixel_mm ** 2 / bin_mm)
 
@@ -111,10 +119,46 @@ def gaussian_filter_fwhm(image: np.ndarray, *, fwhm_mm: float,
                                    truncate=4.0)
 
 
+def poisson_from_uniforms(uniforms: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Poisson draws by inversion of the CDF at given uniforms (common random numbers).
+
+    The same uniforms with slightly different means give strongly correlated
+    draws, which lets a pilot acquisition be rescaled without changing its
+    noise pattern. Exact inversion (CDF summed term by term) for means up to
+    ``_NORMAL_ABOVE``; above, the normal approximation with continuity
+    correction (error far below the Poisson spread at such means).
+    """
+    u = np.asarray(uniforms, dtype=np.float64).ravel()
+    mu = np.asarray(mean, dtype=np.float64).ravel()
+    out = np.zeros(mu.shape, dtype=np.float64)
+    big = mu > _NORMAL_ABOVE
+    if big.any():
+        out[big] = np.maximum(0.0, np.floor(mu[big] + np.sqrt(mu[big]) * special.ndtri(u[big]) + 0.5))
+    idx = np.flatnonzero(~big & (mu > 0))
+    term = np.exp(-mu[idx])
+    cdf = term.copy()
+    k = 0
+    while idx.size:
+        above = u[idx] > cdf
+        idx, term, cdf = idx[above], term[above], cdf[above]
+        k += 1
+        out[idx] = k
+        term = term * mu[idx] / k
+        cdf = cdf + term
+        if k > 10 * _NORMAL_ABOVE:  # rounding can leave cdf a hair below u: stop there
+            break
+    return out.reshape(np.shape(mean))
+
+
+#: Means above this are drawn with the normal approximation in ``poisson_from_uniforms``.
+_NORMAL_ABOVE = 400.0
+
+
 def simulate_sinograms(activity_bq_per_ml: np.ndarray, mu_per_cm: np.ndarray, *, system: SystemMatrix,
                        scanner: Scanner, slice_mm: float, frame_s: float, half_life_s: float,
                        positron_fraction: float, positron_range_fwhm_mm: float,
-                       rng: np.random.Generator, noise: bool = True) -> Sinograms:
+                       rng: np.random.Generator | None = None, noise: bool = True,
+                       uniforms: np.ndarray | None = None) -> Sinograms:
     """Simulate one frame of a slice-rebinned acquisition.
 
     Parameters
@@ -125,6 +169,9 @@ def simulate_sinograms(activity_bq_per_ml: np.ndarray, mu_per_cm: np.ndarray, *,
         511 keV attenuation map on the same grid.
     noise : bool
         Poisson prompts (True) or the noise-free means (False).
+    rng, uniforms
+        Poisson draws from ``rng``, or by CDF inversion at ``uniforms``
+        (shape of the sinograms) when given.
     """
     g = system.geometry
     spacing = (g.pixel_mm, g.pixel_mm, slice_mm)
@@ -149,7 +196,12 @@ def simulate_sinograms(activity_bq_per_ml: np.ndarray, mu_per_cm: np.ndarray, *,
     randoms = np.full_like(trues, randoms_total / trues.size)
     additive = (scatter + randoms).astype(np.float32)
     mean = trues + additive
-    prompts = rng.poisson(mean).astype(np.float32) if noise else mean.astype(np.float32)
+    if not noise:
+        prompts = mean.astype(np.float32)
+    elif uniforms is not None:
+        prompts = poisson_from_uniforms(uniforms, mean).astype(np.float32)
+    else:
+        prompts = rng.poisson(mean).astype(np.float32)
     logger.debug("frame: %.3g expected trues, %.3g prompts", float(trues.sum()), float(prompts.sum()))
     return Sinograms(prompts=prompts, multiplicative=multiplicative, additive=additive,
                      expected_trues=trues.astype(np.float32), kappa=kappa)

@@ -159,19 +159,6 @@ def grid_points_mm(affine: np.ndarray, shape: tuple[int, int, int]) -> np.ndarra
     return ijk @ affine[:3, :3].T + affine[:3, 3]
 
 
-def _template_coords(model: HeadModel, pose: HeadPose, grid_affine: np.ndarray,
-                     grid_shape: tuple[int, int, int]) -> np.ndarray:
-    """Template voxel coordinates (k, j, i) of the grid's voxel centres, shape (3, K, J, I)."""
-    # grid ijk -> patient mm -> template mm -> template ijk, as one affine.
-    to_template_ijk = np.linalg.inv(model.affine) @ np.linalg.inv(pose.matrix()) @ grid_affine
-    k, j, i = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in grid_shape), indexing="ij")
-    m = to_template_ijk.astype(np.float32)
-    ti = m[0, 0] * i + m[0, 1] * j + m[0, 2] * k + m[0, 3]
-    tj = m[1, 0] * i + m[1, 1] * j + m[1, 2] * k + m[1, 3]
-    tk = m[2, 0] * i + m[2, 1] * j + m[2, 2] * k + m[2, 3]
-    return np.stack([tk, tj, ti])
-
-
 def sample_head(model: HeadModel, *, pose: HeadPose, grid_affine: np.ndarray,
                 grid_shape: tuple[int, int, int], include_t1: bool = False) -> dict[str, np.ndarray]:
     """Tissue fractions of the posed head on a scanner grid (trilinear interpolation).
@@ -179,14 +166,18 @@ def sample_head(model: HeadModel, *, pose: HeadPose, grid_affine: np.ndarray,
     Returns a dict of ``(K, J, I)`` float32 arrays: ``gm, wm, csf, skull, scalp``
     (and ``t1`` when asked), each 0 outside the template.
     """
-    coords = _template_coords(model, pose, grid_affine, grid_shape)
-    out = {}
+    # grid ijk -> patient mm -> template mm -> template ijk, as one affine; arrays are [k, j, i],
+    # so the matrix is reversed on both sides for scipy's (k, j, i) index order.
+    to_template_ijk = np.linalg.inv(model.affine) @ np.linalg.inv(pose.matrix()) @ grid_affine
+    matrix = to_template_ijk[:3, :3][::-1, ::-1]
+    offset = to_template_ijk[:3, 3][::-1]
     maps = dict(model.fractions)
     if include_t1:
         maps["t1"] = model.t1
+    out = {}
     for name, arr in maps.items():
-        out[name] = ndimage.map_coordinates(arr, coords, order=1, mode="constant", cval=0.0,
-                                            output=np.float32)
+        out[name] = ndimage.affine_transform(arr, matrix, offset=offset, output_shape=tuple(grid_shape),
+                                             order=1, mode="constant", cval=0.0, output=np.float32)
     return out
 
 

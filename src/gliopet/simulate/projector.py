@@ -142,12 +142,17 @@ def _build_matrix(g: ProjectorGeometry) -> sp.csr_matrix:
     return matrix
 
 
-@lru_cache(maxsize=4)
 def system_matrix(geometry: ProjectorGeometry = CLINICAL_GEOMETRY, *, n_subsets: int = 21) -> SystemMatrix:
     """The (cached) system matrix of ``geometry`` with its ``n_subsets`` ordered subsets.
 
     ``n_views`` must be a multiple of ``n_subsets`` so every subset has the same views count.
+    Built once per process for each (geometry, n_subsets) and reused.
     """
+    return _cached_system_matrix(geometry, int(n_subsets))
+
+
+@lru_cache(maxsize=4)
+def _cached_system_matrix(geometry: ProjectorGeometry, n_subsets: int) -> SystemMatrix:
     if geometry.n_views % n_subsets:
         raise ValueError(f"n_views {geometry.n_views} is not a multiple of n_subsets {n_subsets}")
     matrix = _build_matrix(geometry)

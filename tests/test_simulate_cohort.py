@@ -1,0 +1,193 @@
+"""Simulated patients and cohorts end to end: specs from the study's table, DICOM, ground truth."""
+
+import csv
+import hashlib
+import json
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from gliopet.errors import InputError
+from gliopet.io import read_series, read_suv_volume
+from gliopet.io.nifti import read_nifti
+from gliopet.io.suv_inputs import suv_report_for_series
+from gliopet.simulate.cohort import (CLINICAL_COLUMNS, patient_specs_like, read_like_csv, simulate_cohort)
+
+TABLE2 = Path("/work/shared/reference/table2-published.csv")
+if not TABLE2.exists():  # the repository's copy of the reference data, when run from a clone
+    TABLE2 = Path(__file__).resolve().parents[1] / "shared" / "reference" / "table2-published.csv"
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return read_like_csv(TABLE2)
+
+
+@pytest.fixture(scope="module")
+def specs(rows):
+    return patient_specs_like(rows, seed=0)
+
+
+def test_specs_follow_the_published_table(rows, specs):
+    assert len(specs) == 29
+    for row, spec in zip(rows, specs):
+        assert (spec.sex, spec.age_years, spec.diagnosis, spec.who_grade) == \
+            (row["sex"], int(row["age"]), row["diagnosis"], row["who_grade"])
+        assert spec.name.startswith("SIM^PATIENT") and spec.patient_id.startswith("SIM")
+        assert 114.7e6 <= spec.injected_bq <= 193.5e6  # the study's injected activity range
+    by_source = {s.source_patient_id: s for s in specs}
+    # patients 5 and 10: visually negative
+    assert by_source["5"].target_suvmax is None and by_source["10"].target_suvmax is None
+    # patient 29: SUVmax 9.96, background 9.96 / 124.5 = 0.08 (Table 2, Figure 1)
+    assert by_source["29"].target_suvmax == 9.96
+    assert by_source["29"].target_bg_suvmax == pytest.approx(9.96 / 124.5, abs=1e-4)
+    assert (by_source["29"].lobe, by_source["29"].hemisphere) == ("parieto-occipital", "right")
+    # patient 13 is also scanned at 30 min; three patients in all (the study's methods)
+    assert by_source["13"].scan_times_min == (30.0, 60.0)
+    assert sum(s.scan_times_min == (30.0, 60.0) for s in specs) == 3
+    # Table 1: 5 referred for recurrence (patient 29 among them), 5 surgery, 4 chemo, 1 radiotherapy
+    rec = [s for s in specs if s.referral == "recurrence"]
+    assert len(rec) == 5 and by_source["29"].referral == "recurrence"
+    assert Counter(s.prior_chemotherapy for s in rec)["yes"] == 4
+    assert Counter(s.prior_radiotherapy for s in rec)["yes"] == 1
+    assert all(s.prior_surgery == "yes" for s in rec)
+    # the study's locations: 8 frontotemporal, 5 temporal, 7 parietal / parieto-occipital, 5 frontoparietal
+    lobes = Counter(s.lobe for s in specs)
+    assert lobes["frontotemporal"] == 8 and lobes["temporal"] == 5 and lobes["frontoparietal"] == 5
+    assert lobes["parietal"] + lobes["parieto-occipital"] == 7
+
+
+def test_specs_are_seeded(rows):
+    assert patient_specs_like(rows, seed=4) == patient_specs_like(rows, seed=4)
+    assert patient_specs_like(rows, seed=4) != patient_specs_like(rows, seed=5)
+
+
+def test_like_csv_errors_name_the_file_and_column(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("patient_id,sex,age,diagnosis\n1,F,50,GBM\n")
+    with pytest.raises(InputError, match=r"bad\.csv.*who_grade"):
+        read_like_csv(bad)
+    bad.write_text("patient_id,sex,age,diagnosis,who_grade\n1,X,50,GBM,IV\n")
+    with pytest.raises(InputError, match=r"line 2: sex"):
+        read_like_csv(bad)
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory, specs):
+    # The study's patient 29 (SUVmax 9.96, TBR 124.5) on the clinical grid, GE flavour.
+    spec = next(s for s in specs if s.source_patient_id == "29")
+    from dataclasses import replace
+    spec = replace(spec, flavour="ge")
+    out = tmp_path_factory.mktemp("sim") / "cohort"
+    result = simulate_cohort([spec], out, seed=0, progress=False)
+    return spec, result
+
+
+def test_cohort_layout_and_clinical_csv(cohort):
+    spec, result = cohort
+    root = result.root
+    assert sorted(p.name for p in root.iterdir()) == ["SIM029", "clinical.csv", "cohort.json",
+                                                       "ground_truth.csv"]
+    assert not list(root.parent.glob(".cohort.partial-*"))
+    with result.clinical_csv.open() as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames) == CLINICAL_COLUMNS
+        (row,) = list(reader)
+    assert (row["patient_id"], row["sex"], row["age"], row["who_grade"]) == ("SIM029", "F", "63", "IV")
+    assert row["referral"] == "recurrence"
+    assert datetime.fromisoformat(row["mri_date"]) < datetime.fromisoformat(row["pet_date"])
+    assert sorted(p.name for p in (root / "SIM029").iterdir()) == ["CT", "PET_60min", "ground_truth.json",
+                                                                   "lesion_mask.nii.gz"]
+
+
+def test_pet_series_geometry_and_suv_factor(cohort):
+    spec, result = cohort
+    truth = json.loads((result.root / "SIM029" / "ground_truth.json").read_text())
+    pet_dir = result.root / "SIM029" / "PET_60min"
+    pet = read_series(pet_dir)
+    assert pet.shape == (109, 168, 168) and pet.spacing_mm == pytest.approx((2.0, 2.0, 2.0))
+    # 109 slices whose centres span 21.6 cm
+    assert (pet.ijk_to_xyz_mm([0, 0, 108]) - pet.ijk_to_xyz_mm([0, 0, 0]))[2] == pytest.approx(216.0)
+    ds = pydicom.dcmread(sorted(pet_dir.glob("*.dcm"))[0])
+    assert ds.Manufacturer == "GE MEDICAL SYSTEMS" and ds.Units == "BQML"
+    # SUVbw factor from the written header = weight [g] / (dose x 2^(-t / 4062.6 s))
+    scan = truth["scans"][0]
+    elapsed_s = (datetime.fromisoformat(scan["scan_start"]) - datetime.fromisoformat(scan["injection"])).seconds
+    expected = spec.weight_kg * 1000 / (spec.injected_bq * 2 ** (-elapsed_s / 4062.6))
+    report = suv_report_for_series(pet_dir)
+    assert report["factor"] == pytest.approx(expected, rel=1e-6)
+    assert 3600 <= elapsed_s <= 3600 + 240  # scanned 60 to 64 min after injection
+
+
+def test_lesion_ground_truth_matches_the_images(cohort):
+    spec, result = cohort
+    folder = result.root / "SIM029"
+    truth = json.loads((folder / "ground_truth.json").read_text())
+    mask = read_nifti(folder / "lesion_mask.nii.gz")
+    suv = read_suv_volume(folder / "PET_60min")
+    assert np.allclose(mask.affine, suv.affine, atol=1e-4)
+    i, j, k = np.rint(mask.xyz_mm_to_ijk(truth["lesion"]["centre_lps_mm"])).astype(int)
+    assert mask.array[k, j, i] == 1
+    assert float(mask.array.sum()) * 0.008 == pytest.approx(truth["lesion"]["volume_ml"], rel=0.02)
+    # right hemisphere: patient's right is LPS x < 0
+    assert truth["lesion"]["centre_lps_mm"][0] < 0 and truth["lesion"]["hemisphere"] == "right"
+    # SUV read back from DICOM, maximum near the lesion: the ground truth's reconstructed value (to the
+    # int16 quantisation) and the published SUVmax 9.96 within 10 %
+    near = np.zeros(mask.shape, bool)
+    from scipy import ndimage
+    near = ndimage.binary_dilation(mask.array > 0, iterations=3)
+    measured = float(suv.array[near].max())
+    assert measured == pytest.approx(truth["scans"][0]["recon"]["lesion_suvmax"], rel=1e-3)
+    assert measured == pytest.approx(9.96, rel=0.10)
+    # the lesion is the hottest thing in the brain: far above the contralateral centrum semiovale
+    cs = truth["centrum_semiovale"]["left"]
+    assert cs["contralateral"] is True
+    ci, cj, ck = np.rint(suv.xyz_mm_to_ijk(cs["centre_lps_mm"])).astype(int)
+    assert float(suv.array[ck, cj, ci]) < 0.1 * measured
+
+
+def test_ct_is_in_hu_and_shares_the_frame_of_reference(cohort):
+    _, result = cohort
+    folder = result.root / "SIM029"
+    truth = json.loads((folder / "ground_truth.json").read_text())
+    ct = read_series(folder / "CT")
+    assert ct.shape == (72, 256, 256)
+    assert float(ct.array[:, :5, :5].mean()) == pytest.approx(-1000.0, abs=5.0)  # air in the corner
+    i, j, k = np.rint(ct.xyz_mm_to_ijk(truth["lesion"]["centre_lps_mm"])).astype(int)
+    assert -20.0 < float(ct.array[k, j, i]) < 60.0  # soft tissue (lesion or necrosis), not bone or air
+    assert float(ct.array.max()) > 900.0  # skull
+    ds_ct = pydicom.dcmread(sorted((folder / "CT").glob("*.dcm"))[0])
+    ds_pet = pydicom.dcmread(sorted((folder / "PET_60min").glob("*.dcm"))[0])
+    assert ds_ct.FrameOfReferenceUID == ds_pet.FrameOfReferenceUID == truth["frame_of_reference_uid"]
+    assert ds_ct.StudyInstanceUID == ds_pet.StudyInstanceUID
+
+
+def _digests(root):
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_gives_byte_identical_files(cohort, tmp_path):
+    spec, result = cohort
+    again = simulate_cohort([spec], tmp_path / "again", seed=0, progress=False)
+    first, second = _digests(result.root), _digests(again.root)
+    assert len(first) == 109 + 72 + 5  # PET and CT slices; two JSON, two CSV, one NIfTI
+    assert first == second
+
+
+def test_cli_refuses_a_non_empty_output_folder(tmp_path):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    run = subprocess.run([sys.executable, "-m", "gliopet.cli", "simulate", "patient", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    assert "not empty" in run.stderr and run.stderr.startswith("gliopet: error:")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["busy"]  # no temporary folder left
+    assert (out / "keep.txt").read_text() == "x"
