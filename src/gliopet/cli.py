@@ -237,9 +237,31 @@ def deid(src: Path, dst: Path) -> None:
 @click.option("--like", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def simulate(what: str, like: Path | None, out_dir: Path, seed: int) -> None:
+@click.option("--n", "n_patients", type=click.IntRange(1, 10_000), default=5, show_default=True,
+              help="Patients of a random cohort (without --like).")
+@click.option("--tracer", default="pentixafor", show_default=True, help="pentixafor | fet | fdg | fdopa")
+@click.option("--flavour", type=click.Choice(["siemens", "ge", "philips", "mixed"]), default="siemens",
+              show_default=True, help="Vendor flavour of the PET DICOM (mixed: cycle the three).")
+@click.option("--mr", "with_mr", is_flag=True, help="Also write MR T1, T2 and FLAIR series.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
+def simulate(what: str, like: Path | None, out_dir: Path, seed: int, n_patients: int, tracer: str,
+             flavour: str, with_mr: bool, workers: int, force: bool) -> None:
     """Digital patients, PET/CT acquisition, OSEM, DICOM."""
-    _not_built("simulate", "Simulated patients: anatomical brain phantoms, ...")
+    from .simulate.cohort import patient_specs_like, random_patient_spec, read_like_csv, simulate_cohort
+
+    flavours = ("siemens", "ge", "philips") if flavour == "mixed" else (flavour,)
+    if like is not None:
+        specs = patient_specs_like(read_like_csv(like), seed=seed, flavours=flavours, with_mr=with_mr)
+        specs = specs[:1] if what == "patient" else specs
+    else:
+        count = 1 if what == "patient" else n_patients
+        specs = [random_patient_spec(seed, i, tracer=tracer, flavour=flavours[(i - 1) % len(flavours)],
+                                     with_mr=with_mr) for i in range(1, count + 1)]
+    result = simulate_cohort(specs, out_dir, seed=seed, workers=workers, overwrite=force, progress=True)
+    click.echo(f"{len(result.patients)} simulated patient(s) in {result.root}")
+    click.echo(f"clinical CSV: {result.clinical_csv}")
+    click.echo(f"ground truth: {result.ground_truth_csv} and <patient>/ground_truth.json")
 
 
 @main.command()
