@@ -83,7 +83,7 @@ def cohort(tmp_path_factory, specs):
     # The study's patient 29 (SUVmax 9.96, TBR 124.5) on the clinical grid, GE flavour.
     spec = next(s for s in specs if s.source_patient_id == "29")
     from dataclasses import replace
-    spec = replace(spec, flavour="ge")
+    spec = replace(spec, flavour="ge", with_mr=True)
     out = tmp_path_factory.mktemp("sim") / "cohort"
     result = simulate_cohort([spec], out, seed=0, progress=False)
     return spec, result
@@ -102,8 +102,8 @@ def test_cohort_layout_and_clinical_csv(cohort):
     assert (row["patient_id"], row["sex"], row["age"], row["who_grade"]) == ("SIM029", "F", "63", "IV")
     assert row["referral"] == "recurrence"
     assert datetime.fromisoformat(row["mri_date"]) < datetime.fromisoformat(row["pet_date"])
-    assert sorted(p.name for p in (root / "SIM029").iterdir()) == ["CT", "PET_60min", "ground_truth.json",
-                                                                   "lesion_mask.nii.gz"]
+    assert sorted(p.name for p in (root / "SIM029").iterdir()) == [
+        "CT", "MR_FLAIR", "MR_T1", "MR_T2", "PET_60min", "ground_truth.json", "lesion_mask.nii.gz"]
 
 
 def test_pet_series_geometry_and_suv_factor(cohort):
@@ -168,6 +168,25 @@ def test_ct_is_in_hu_and_shares_the_frame_of_reference(cohort):
     assert ds_ct.StudyInstanceUID == ds_pet.StudyInstanceUID
 
 
+def test_mr_is_a_separate_study_showing_the_lesion(cohort):
+    _, result = cohort
+    folder = result.root / "SIM029"
+    truth = json.loads((folder / "ground_truth.json").read_text())
+    mr = truth["mr"]
+    t2 = read_series(folder / "MR_T2")
+    ds = pydicom.dcmread(sorted((folder / "MR_T2").glob("*.dcm"))[0])
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.4" and ds.Modality == "MR"
+    assert ds.FrameOfReferenceUID == mr["frame_of_reference_uid"] != truth["frame_of_reference_uid"]
+    assert ds.StudyInstanceUID != truth["study_uid"]
+    assert mr["date"] < truth["scans"][0]["scan_start"]  # MRI before the PET
+    # its own head pose: the lesion sits elsewhere in MR coordinates than in PET/CT coordinates
+    assert np.linalg.norm(np.subtract(mr["lesion_centre_lps_mm"], truth["lesion"]["centre_lps_mm"])) > 1.0
+    # T2: tumour 0.75 and necrosis 0.95 against white matter 0.45 (the phantom's contrasts)
+    i, j, k = np.rint(t2.xyz_mm_to_ijk(mr["lesion_centre_lps_mm"])).astype(int)
+    ci, cj, ck = np.rint(t2.xyz_mm_to_ijk(mr["centrum_semiovale_lps_mm"]["left"])).astype(int)
+    assert float(t2.array[k, j, i]) > 1.4 * float(t2.array[ck, cj, ci])
+
+
 def _digests(root):
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
@@ -177,7 +196,7 @@ def test_same_seed_gives_byte_identical_files(cohort, tmp_path):
     spec, result = cohort
     again = simulate_cohort([spec], tmp_path / "again", seed=0, progress=False)
     first, second = _digests(result.root), _digests(again.root)
-    assert len(first) == 109 + 72 + 5  # PET and CT slices; two JSON, two CSV, one NIfTI
+    assert len(first) == 109 + 72 + 3 * 60 + 5  # PET, CT, 3 MR series; two JSON, two CSV, one NIfTI
     assert first == second
 
 

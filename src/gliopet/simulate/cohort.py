@@ -627,7 +627,10 @@ def _write_mr(spec: PatientSpec, out_dir: Path, *, head: HeadModel, lesion: Lesi
         series[name] = {"folder": folder.name, "series_uid": series_uid}
     return {"study_uid": study.study_uid, "frame_of_reference_uid": study.frame_of_reference_uid,
             "date": timeline.mri.isoformat(), "pose": pose.as_dict(), "series": series,
-            "lesion_centre_lps_mm": [_r(v, 3) for v in pose.to_patient_mm(np.asarray(lesion.centre_lps_mm))]}
+            "lesion_centre_lps_mm": [_r(v, 3) for v in pose.to_patient_mm(np.asarray(lesion.centre_lps_mm))],
+            "centrum_semiovale_lps_mm": {h: [_r(v, 3) for v in pose.to_patient_mm(centrum_semiovale_lps_mm(h))]
+                                         for h in ("left", "right")},
+            "coordinates": "DICOM patient LPS, mm, in the MR frame of reference"}
 
 
 # ---- cohort ------------------------------------------------------------------------------
