@@ -11,7 +11,7 @@ from ..errors import MeasurementError
 from ..volume import Volume
 from ._mask import MIN_BRAIN_ML, ct_brain_mask, pet_brain_mask, pet_head_mask
 from ._midline import MidsagittalPlane, midsagittal_plane, plane_from_template_fit
-from ._sitk import resample_to
+from ._sitk import isotropic_grid, resample_to
 from ._template import TemplateFit, fit_mni_affine
 
 logger = logging.getLogger(__name__)
@@ -20,6 +20,9 @@ __all__ = ["BrainGeometry", "brain_geometry", "MIN_CT_COVERAGE"]
 
 #: Fraction of the PET-grid brain that the CT must cover.
 MIN_CT_COVERAGE = 0.9  # of the PET's head (field of view) and of its brain
+#: The CT is brought to this isotropic grid (linear interpolation) before the
+#: brain mask, the template fit and the symmetry plane are computed.
+WORK_SPACING_MM = 2.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ def brain_geometry(pet: Volume, *, template, ct: Volume | None = None, pet_name:
                    ct_name: str = "CT") -> BrainGeometry:
     """Brain mask (from CT, else PET), MNI affine fit, mid-sagittal plane, WM map on the PET grid.
 
-    With a CT: :func:`ct_brain_mask` on the CT grid, the fit and the symmetry
+    With a CT: :func:`ct_brain_mask` on the CT grid (resampled to
+    :data:`WORK_SPACING_MM` when finer), the fit and the symmetry
     plane from the CT (the lesion is invisible there), the mask resampled to
     the PET grid. Without: :func:`pet_brain_mask` and the PET. ``template`` is
     a :class:`~gliopet.io.template.MniTemplate` (``load_mni152(2)``).
@@ -61,6 +65,11 @@ def brain_geometry(pet: Volume, *, template, ct: Volume | None = None, pet_name:
         if within.mean() < MIN_CT_COVERAGE:
             raise MeasurementError(f"{ct_name}: covers {100 * within.mean():.0f} % of the head in {pet_name}'s "
                                    f"field of view (< {100 * MIN_CT_COVERAGE:.0f} %); the CT does not cover the PET")
+        if min(ct.spacing_mm) < WORK_SPACING_MM - 1e-6:
+            # a clinical CT (0.5-1 mm pixels) is resampled to a 2 mm grid first: masks,
+            # fit and symmetry need no finer detail and run ~30x faster
+            grid = isotropic_grid(ct, WORK_SPACING_MM)
+            ct = grid.with_array(resample_to(ct, grid, default=-1000.0))
         mask_ct = ct_brain_mask(ct, name=ct_name)
         fit = fit_mni_affine(ct.with_array(mask_ct.astype(np.float32)), template_mask=template.brain_mask)
         plane = midsagittal_plane(ct, mask=mask_ct, initial=plane_from_template_fit(fit.patient_to_mni))

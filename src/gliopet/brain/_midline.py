@@ -15,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["MidsagittalPlane", "midsagittal_plane", "plane_from_template_fit"]
 
+#: The scored region: the mask grown by this margin (skull and scalp count too).
+SYMMETRY_MARGIN_MM = 8.0
 #: Spacing of the points on which symmetry is scored.
 SYMMETRY_SAMPLE_MM = 4.0
 #: The image is smoothed before scoring so the score is smooth in the plane's parameters.
@@ -107,8 +109,7 @@ def midsagittal_plane(image: Volume, *, mask: np.ndarray, initial: MidsagittalPl
     spacing = np.array(image.spacing_mm)  # i, j, k
     sigma = [SYMMETRY_SMOOTH_MM / 2.3548 / s for s in spacing[::-1]]
     values = ndimage.gaussian_filter(np.nan_to_num(np.asarray(image.array, dtype=np.float32)), sigma)
-    dilate = [max(int(round(8.0 / s)), 1) for s in spacing[::-1]]
-    region = ndimage.binary_dilation(mask, structure=np.ones([2 * d + 1 for d in dilate], bool))
+    region = ndimage.distance_transform_edt(~mask, sampling=tuple(spacing[::-1])) <= SYMMETRY_MARGIN_MM
     stride = [max(int(round(SYMMETRY_SAMPLE_MM / s)), 1) for s in spacing[::-1]]
     sub = np.zeros_like(region)
     sub[::stride[0], ::stride[1], ::stride[2]] = True

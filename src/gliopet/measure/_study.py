@@ -37,9 +37,18 @@ LESION_AUTO_SMOOTH_MM = 4.0
 
 
 def _ball_mask(volume: Volume, centre_lps_mm, radius_mm: float) -> np.ndarray:
-    k, j, i = np.indices(volume.shape)
+    out = np.zeros(volume.shape, dtype=bool)
+    centre_ijk = volume.xyz_mm_to_ijk(centre_lps_mm)
+    reach = np.array([radius_mm / s + 1 for s in volume.spacing_mm])
+    lo = np.maximum(np.floor(centre_ijk - reach).astype(int), 0)
+    hi = np.minimum(np.ceil(centre_ijk + reach).astype(int) + 1, np.array(volume.shape[::-1]))
+    if np.any(hi <= lo):
+        return out
+    k, j, i = np.mgrid[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]]
     xyz = volume.ijk_to_xyz_mm(np.stack([i, j, k], axis=-1).astype(np.float64))
-    return ((xyz - np.asarray(centre_lps_mm, dtype=np.float64)) ** 2).sum(axis=-1) <= radius_mm ** 2
+    out[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]] = (
+        ((xyz - np.asarray(centre_lps_mm, dtype=np.float64)) ** 2).sum(axis=-1) <= radius_mm ** 2)
+    return out
 
 
 def _inside(volume: Volume, xyz_mm) -> bool:
