@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import fft, ndimage
 
 from ..errors import MeasurementError
 from ..volume import Volume
@@ -320,6 +320,16 @@ def circle_roi(volume: Volume, *, centre_ijk: tuple[float, float, float], diamet
                      area_mm2=area, coverage=area / full_area, method=method)
 
 
+def _convolve_same(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``values`` convolved with a (symmetric, odd-sized) ``kernel``, zero outside, same shape (FFT)."""
+    shape = [n + m - 1 for n, m in zip(values.shape, kernel.shape)]
+    fast = [fft.next_fast_len(n, real=True) for n in shape]
+    product = fft.rfftn(values, fast) * fft.rfftn(kernel, fast)
+    full = fft.irfftn(product, fast)
+    start = [(m - 1) // 2 for m in kernel.shape]
+    return full[tuple(slice(a, a + n) for a, n in zip(start, values.shape))]
+
+
 def _check_mask(volume: Volume, mask: np.ndarray, what: str) -> np.ndarray:
     mask = np.asarray(mask)
     if mask.shape != volume.shape:
@@ -398,8 +408,8 @@ def suv_peak(volume: Volume, voi_mask: np.ndarray, *, sphere_ml: float = SUVPEAK
     hi = np.minimum(idx.max(axis=0) + half + 1, np.array(volume.shape))
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
     values = np.asarray(volume.array[box], dtype=np.float64)
-    numerator = signal.fftconvolve(values, kernel, mode="same")
-    denominator = signal.fftconvolve(np.ones_like(values), kernel, mode="same")
+    numerator = _convolve_same(values, kernel)
+    denominator = _convolve_same(np.ones_like(values), kernel)
     means = numerator / np.maximum(denominator, 1e-12)
     candidates = np.where(mask[box], means, -np.inf)
     best = float(candidates.max())
