@@ -328,3 +328,23 @@ def test_measure_rois_on_a_two_region_phantom():
     for roi in ("lesion", "background"):
         assert set(d[roi]) >= {"centre_lps_mm", "centre_ijk", "slice_index", "diameter_mm", "method"}
     assert d["background"]["diameter_mm"] == 25.0 and d["lesion"]["diameter_mm"] == 10.0
+
+
+def test_btv_flooding_normal_tissue_is_reported_with_a_warning():
+    # uniform 1.0 everywhere except the background circle's region at 0.5:
+    # threshold 1.6 x 0.5 = 0.8, so the BTV is every voxel at 1.0 (30 x 40 x 60 voxels of 8 mm^3
+    # = 576 mL minus the low region) > 250 mL: reported, with a warning; value unchanged.
+    arr = np.ones((30, 40, 60))
+    arr[13:18, 10:31, 35:56] = 0.5
+    arr[15, 20, 15] = 2.0
+    voi = np.zeros(arr.shape, bool)
+    voi[15, 20, 15] = True
+    m = measure_rois(make_volume(arr), voi_mask=voi, background_centre_ijk=(45, 20, 15))
+    assert m.background.suvmean == pytest.approx(0.5)
+    assert m.btv.volume_ml == pytest.approx((30 * 40 * 60 - 5 * 21 * 21) * 8 / 1000)
+    assert len(m.extra["warnings"]) == 1 and "BTV" in m.extra["warnings"][0]
+    # with a brain mask, the limit is 10 % of the brain
+    brain = np.zeros(arr.shape, bool)
+    brain[5:25, 5:35, 5:55] = True
+    m = measure_rois(make_volume(arr), voi_mask=voi, background_centre_ijk=(45, 20, 15), brain_mask=brain)
+    assert "% of the brain" in m.extra["warnings"][0]

@@ -4,7 +4,7 @@ See :mod:`gliopet.measure._rois` for the definitions (DESIGN.md, "Definitions").
 """
 
 from ._files import format_measurement, measure_study_files, read_ct, read_pet
-from ._record import Measurement, measure_rois
+from ._record import BTV_WARN_BRAIN_FRACTION, BTV_WARN_ML, Measurement, measure_rois
 from ._timepoints import measure_timepoints
 from ._study import (
     LESION_AUTO_SKULL_MARGIN_MM,
@@ -40,6 +40,8 @@ from ._rois import (
 )
 
 __all__ = [
+    "BTV_WARN_BRAIN_FRACTION",
+    "BTV_WARN_ML",
     "format_measurement",
     "measure_study_files",
     "read_ct",

@@ -153,6 +153,8 @@ def format_measurement(record: dict[str, Any]) -> str:
         roi_line("lesion"),
         roi_line("background"),
     ]
+    for warning in record.get("warnings", []):
+        lines.append(f"warning: {warning}")
     if "snapshot" in record:
         lines.append(f"snapshot: {record['snapshot']}")
     return "\n".join(lines)

@@ -24,7 +24,14 @@ from ._rois import (
     tumour_to_background,
 )
 
-__all__ = ["Measurement", "measure_rois"]
+__all__ = ["Measurement", "measure_rois", "BTV_WARN_BRAIN_FRACTION", "BTV_WARN_ML"]
+
+#: A BTV larger than this fraction of the brain mask (or, without a brain
+#: mask, larger than :data:`BTV_WARN_ML`) has grown into normal tissue: the
+#: 1.6 x background threshold is then below normal grey-matter uptake or the
+#: noise. The value is reported with a warning, not altered.
+BTV_WARN_BRAIN_FRACTION = 0.10
+BTV_WARN_ML = 250.0
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,18 @@ def measure_rois(pet: Volume, *, voi_mask: np.ndarray, background_centre_ijk: tu
     btv = biological_tumour_volume(pet, seed_ijk=seed, bg_mean=background.suvmean, within=brain_mask)
     tbr = tumour_to_background(lesion_suvmax=lesion.suvmax, lesion_suvmean=lesion.suvmean,
                                bg_suvmax=background.suvmax, bg_suvmean=background.suvmean)
+    warnings = []
+    if brain_mask is not None:
+        brain_ml = float(np.count_nonzero(brain_mask)) * pet.voxel_volume_ml
+        if btv.volume_ml > BTV_WARN_BRAIN_FRACTION * brain_ml:
+            warnings.append(f"BTV {btv.volume_ml:.0f} mL is {100 * btv.volume_ml / brain_ml:.0f} % of the brain: "
+                            f"the threshold 1.6 x background mean = {btv.threshold:.3g} does not separate the "
+                            "lesion from normal brain")
+    elif btv.volume_ml > BTV_WARN_ML:
+        warnings.append(f"BTV {btv.volume_ml:.0f} mL (> {BTV_WARN_ML:g} mL) has grown beyond the lesion: the "
+                        f"threshold 1.6 x background mean = {btv.threshold:.3g} does not separate it from "
+                        "normal tissue (give --ct so the BTV is limited to the brain)")
     return Measurement(lesion=lesion, background=background, peak=peak, btv=btv, tbr=tbr,
+                       extra={"warnings": warnings},
                        units=str(pet.provenance.get("units", "g/mL")), voi=np.asarray(voi_mask, bool),
                        brain_mask=None if brain_mask is None else np.asarray(brain_mask, bool))

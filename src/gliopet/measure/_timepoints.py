@@ -87,6 +87,6 @@ def measure_timepoints(pets: Sequence[Volume], *, ct: Volume | None = None, lesi
             kwargs["background_diameter_mm"] = ref.background.diameter_mm
         m = measure_rois(pet, voi_mask=voi, lesion_method=ref.lesion.method,
                          background_method=ref.background.method, brain_mask=brain, **kwargs)
-        out.append(dataclasses.replace(m, extra={"timepoint": {"index": index, "reference": reference,
-                                                               "registration": registration}}))
+        out.append(dataclasses.replace(m, extra={**m.extra, "timepoint": {
+            "index": index, "reference": reference, "registration": registration}}))
     return out
