@@ -306,6 +306,33 @@ def _head_model() -> HeadModel:
     return build_head_model(load_mni152(2))
 
 
+@lru_cache(maxsize=1)
+def _ct_maps() -> dict[str, np.ndarray]:
+    """Template maps the CT needs (interpolation is linear, so these combine before sampling):
+    brain fraction, the brain's HU sum and the whole head's HU without a lesion."""
+    f = _head_model().fractions
+    brain = f["gm"] + f["wm"] + f["csf"]
+    brain_hu = f["gm"] * TISSUE_HU["gm"] + f["wm"] * TISSUE_HU["wm"] + f["csf"] * TISSUE_HU["csf"]
+    air = TISSUE_HU["air"]
+    hu = air + sum(f[t] * (TISSUE_HU[t] - air) for t in ("gm", "wm", "csf", "skull", "scalp"))
+    return {"brain": brain.astype(np.float32), "brain_hu": brain_hu.astype(np.float32),
+            "hu": hu.astype(np.float32)}
+
+
+def _ct_hu(maps: dict[str, np.ndarray], lesion_sample) -> np.ndarray:
+    """HU on the CT grid: the head's HU with brain replaced by lesion, necrosis and oedema
+    (same arithmetic as ``_hu_map``, rearranged for the pre-combined maps)."""
+    les, nec, oed = lesion_sample.lesion_fraction, lesion_sample.necrosis_fraction, lesion_sample.oedema_fraction
+    brain = maps["brain"]
+    total = les + nec + oed
+    replaced = np.minimum(total, brain)
+    keep_loss = np.where(brain > 0, replaced / np.maximum(brain, 1e-6), 0.0)
+    scale = np.where(total > 0, replaced / np.maximum(total, 1e-6), 0.0)
+    hu = maps["hu"] - keep_loss * maps["brain_hu"]
+    hu += scale * (les * TISSUE_HU["lesion"] + nec * TISSUE_HU["necrosis"] + oed * TISSUE_HU["oedema"])
+    return hu.astype(np.float32)
+
+
 @dataclass(frozen=True)
 class _Timeline:
     mri: datetime
@@ -458,9 +485,10 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
     # Anatomy on the PET grid (for activity and attenuation) and the CT grid.
     pet_frac = sample_head(head, pose=pose, grid_affine=PET_GRID.affine, grid_shape=PET_GRID.shape)
     pet_les = sample_lesion(lesion, pose=pose, grid_affine=PET_GRID.affine, grid_shape=PET_GRID.shape)
-    ct_frac = sample_head(head, pose=pose, grid_affine=CT_GRID.affine, grid_shape=CT_GRID.shape)
+    ct_maps = sample_head(head, pose=pose, grid_affine=CT_GRID.affine, grid_shape=CT_GRID.shape,
+                          maps=_ct_maps(), cval={"hu": TISSUE_HU["air"]})
     ct_les = sample_lesion(lesion, pose=pose, grid_affine=CT_GRID.affine, grid_shape=CT_GRID.shape, subsamples=2)
-    hu_ct = _hu_map(ct_frac, ct_les) + rng.normal(0.0, 4.0, size=CT_GRID.shape).astype(np.float32)
+    hu_ct = _ct_hu(ct_maps, ct_les) + rng.normal(0.0, 4.0, size=CT_GRID.shape).astype(np.float32)
     ct_dir = out_dir / "CT"
     ct_dir.mkdir()
     ct_series_uid = uid("ct-series")

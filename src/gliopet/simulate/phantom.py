@@ -160,24 +160,30 @@ def grid_points_mm(affine: np.ndarray, shape: tuple[int, int, int]) -> np.ndarra
 
 
 def sample_head(model: HeadModel, *, pose: HeadPose, grid_affine: np.ndarray,
-                grid_shape: tuple[int, int, int], include_t1: bool = False) -> dict[str, np.ndarray]:
+                grid_shape: tuple[int, int, int], include_t1: bool = False,
+                maps: Mapping[str, np.ndarray] | None = None, cval: Mapping[str, float] | None = None
+                ) -> dict[str, np.ndarray]:
     """Tissue fractions of the posed head on a scanner grid (trilinear interpolation).
 
     Returns a dict of ``(K, J, I)`` float32 arrays: ``gm, wm, csf, skull, scalp``
-    (and ``t1`` when asked), each 0 outside the template.
+    (and ``t1`` when asked), each 0 outside the template; or the given
+    template-grid ``maps`` instead (``cval`` gives their value outside).
     """
     # grid ijk -> patient mm -> template mm -> template ijk, as one affine; arrays are [k, j, i],
     # so the matrix is reversed on both sides for scipy's (k, j, i) index order.
     to_template_ijk = np.linalg.inv(model.affine) @ np.linalg.inv(pose.matrix()) @ grid_affine
     matrix = to_template_ijk[:3, :3][::-1, ::-1]
     offset = to_template_ijk[:3, 3][::-1]
-    maps = dict(model.fractions)
-    if include_t1:
-        maps["t1"] = model.t1
+    if maps is None:
+        maps = dict(model.fractions)
+        if include_t1:
+            maps["t1"] = model.t1
+    cval = cval or {}
     out = {}
     for name, arr in maps.items():
         out[name] = ndimage.affine_transform(arr, matrix, offset=offset, output_shape=tuple(grid_shape),
-                                             order=1, mode="constant", cval=0.0, output=np.float32)
+                                             order=1, mode="constant", cval=float(cval.get(name, 0.0)),
+                                             output=np.float32)
     return out
 
 
