@@ -159,16 +159,39 @@ def test_measure_error_through_the_real_entry_point(study):
 
 def test_measure_empty_mask_and_mask_on_another_grid_exit_2(study, tmp_path):
     root, pet, _, _ = study
-    write_nifti(pet.with_array(np.zeros(pet.shape, np.uint8)), tmp_path / "empty.nii.gz")
-    small = pet.with_array(np.ones(pet.shape, np.uint8))
     from gliopet.volume import Volume
 
-    write_nifti(Volume(np.ones((10, 10, 10), np.uint8), small.affine), tmp_path / "other.nii.gz")
-    for name, message in (("empty.nii.gz", "the mask is empty"), ("other.nii.gz", "on another grid")):
+    write_nifti(pet.with_array(np.zeros(pet.shape, np.uint8)), tmp_path / "empty.nii.gz")
+    coarse = pet.affine.copy()
+    coarse[:3, :3] *= 2.0  # 5 mm voxels: another grid
+    write_nifti(Volume(np.ones((10, 10, 10), np.uint8), coarse), tmp_path / "other.nii.gz")
+    shifted = pet.affine.copy()
+    shifted[:3, 3] -= pet.affine[:3, :3] @ np.array([5.0, 0.0, 0.0])  # starts 5 voxels before the PET's first column
+    write_nifti(Volume(np.ones((10, 10, 10), np.uint8), shifted), tmp_path / "outside.nii.gz")
+    for name, message in (("empty.nii.gz", "the mask is empty"), ("other.nii.gz", "on another grid"),
+                          ("outside.nii.gz", "500 mask voxels lie outside")):
         result = invoke("measure", str(root / "pet_suv.nii.gz"), "--lesion", str(tmp_path / name),
                         "--background", "0,0,0")
-        assert result.exit_code == 2
+        assert result.exit_code == 2, name
         assert message in result.stderr and name in result.stderr
+
+
+def test_mask_covering_part_of_the_pet_grid_is_placed_by_its_position(study, tmp_path):
+    # a 10 x 10 x 10 block whose first voxel is PET voxel (i, j, k) = (30, 40, 20): the VOI is that block
+    root, pet, _, _ = study
+    from gliopet.volume import Volume
+
+    affine = pet.affine.copy()
+    affine[:3, 3] = pet.ijk_to_xyz_mm([30, 40, 20])
+    write_nifti(Volume(np.ones((10, 10, 10), np.uint8), affine), tmp_path / "block.nii.gz")
+    result = invoke("measure", str(root / "pet_suv.nii.gz"), "--lesion", str(tmp_path / "block.nii.gz"),
+                    "--background", "0,0,0", "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    block = np.asarray(pet.array[20:30, 40:50, 30:40])
+    assert record["suvmax"] == pytest.approx(float(block.max()), rel=1e-6)
+    i, j, k = record["lesion"]["centre_ijk"]
+    assert 30 <= i < 40 and 40 <= j < 50 and 20 <= k < 30
 
 
 def test_measure_ct_not_covering_the_pet_exit_2(study, tmp_path):
@@ -195,3 +218,51 @@ def test_measure_crescent_background(study):
     assert record["tbr_max_to_bg_mean"] == pytest.approx(record["suvmax"] / record["bg_suvmean"], rel=1e-9)
     normal, offset = true_plane(**POSE)
     assert float(np.dot(normal, background["centre_lps_mm"]) - offset) > 0  # left: opposite the lesion
+
+
+def test_lesion_mask_as_dicom_seg(study, tmp_path):
+    # a DICOM SEG drawn on the PET series (highdicom), holding the true lesion ball (radius 15 mm):
+    # it reads back onto the PET grid and gives the same values as the NIfTI mask
+    import highdicom as hd
+    import pydicom
+    from highdicom.sr.coding import CodedConcept
+
+    root, pet, _, p2m = study
+    sources = sorted((pydicom.dcmread(p) for p in (root / "pet").iterdir()),
+                     key=lambda ds: float(ds.ImagePositionPatient[2]))
+    assert len(sources) == pet.shape[0]  # the fixture: one file per PET slice, sorted along S
+    centre = true_point(p2m, LESION_RAS)
+    k, j, i = np.indices(pet.shape)
+    ball = ((pet.ijk_to_xyz_mm(np.stack([i, j, k], -1).astype(float)) - centre) ** 2).sum(-1) <= 15 ** 2
+    description = hd.seg.SegmentDescription(
+        segment_number=1, segment_label="lesion",
+        segmented_property_category=CodedConcept("49755003", "SCT", "Morphologically Altered Structure"),
+        segmented_property_type=CodedConcept("108369006", "SCT", "Neoplasm"),
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+    seg = hd.seg.Segmentation(
+        source_images=sources, pixel_array=ball.astype(np.uint8), segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[description], series_instance_uid=hd.UID(), series_number=90,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="gliopet tests", manufacturer_model_name="test",
+        software_versions="0", device_serial_number="0", omit_empty_frames=True)
+    seg.save_as(tmp_path / "lesion_seg.dcm")
+    x, y, z = CENTRUM_SEMIOVALE_MNI_RAS_MM
+    bg = ",".join(f"{v:.2f}" for v in true_point(p2m, (-x, y, z)))
+    from_seg = invoke("measure", str(root / "pet"), "--lesion", str(tmp_path / "lesion_seg.dcm"), "--background", bg,
+                      "--json")
+    assert from_seg.exit_code == 0, from_seg.output
+    write_nifti(pet.with_array(ball.astype(np.uint8)), tmp_path / "lesion.nii.gz")
+    from_nifti = invoke("measure", str(root / "pet"), "--lesion", str(tmp_path / "lesion.nii.gz"), "--background", bg,
+                        "--json")
+    a, b = json.loads(from_seg.stdout), json.loads(from_nifti.stdout)
+    assert a["lesion"]["method"] == "mask"
+    for key in ("suvmax", "suvmean_1cm", "suvpeak", "btv_ml"):
+        assert a[key] == b[key], key
+    assert a["lesion"]["centre_ijk"] == b["lesion"]["centre_ijk"]
+
+
+def test_lesion_file_that_is_neither_nifti_nor_seg_exit_2(study):
+    root = study[0]
+    ct_file = sorted((root / "ct").iterdir())[0]
+    result = invoke("measure", str(root / "pet_suv.nii.gz"), "--lesion", str(ct_file), "--background", "0,0,0")
+    assert result.exit_code == 2
+    assert "(0008,0060) Modality is 'CT'" in result.stderr

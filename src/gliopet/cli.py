@@ -75,12 +75,17 @@ def main(verbose: int) -> None:
 
 @main.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("demo-output"), show_default=True, help="Output folder.")
-def demo(out_dir: Path) -> None:
+              default=Path("demo-output"), show_default=True, help="Output folder (new or empty).")
+@click.option("--patients", "n_patients", type=click.IntRange(min=1),
+              help="Simulate only the first N patients of the study's table (default: all 29).")
+@click.option("--workers", type=click.IntRange(min=1), help="Processes (default: CPU cores).")
+@click.option("--seed", type=int, default=None, help="Simulation seed (default: the demo's fixed seed).")
+def demo(out_dir: Path, n_patients: int | None, workers: int | None, seed: int | None) -> None:
     """Synthetic cohort -> full analysis -> report."""
-    from .demo import run_demo
+    from .demo import DEFAULT_SEED, run_demo
 
-    for line in run_demo(out_dir):
+    for line in run_demo(out_dir, n_patients=n_patients, workers=workers,
+                         seed=DEFAULT_SEED if seed is None else seed):
         click.echo(line)
 
 
@@ -127,7 +132,7 @@ def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: b
     """Lesion and background ROIs, SUVmax/mean/peak, BTV, TBR.
 
     PET and CT are DICOM (a file or a folder of one series) or NIfTI; a NIfTI
-    PET must already be in SUV (g/mL). MASK is a NIfTI on the PET grid.
+    PET must already be in SUV (g/mL). MASK is a NIfTI or DICOM SEG on the PET grid.
     """
     from .measure import measure_study_files, format_measurement
 

@@ -2,7 +2,7 @@
 
 This is the only part of :mod:`gliopet.measure` that touches files: it reads
 the PET (DICOM scaled to SUV by :func:`gliopet.io.suv_inputs.read_suv_volume`,
-or a NIfTI already in SUV), the CT (DICOM or NIfTI) and a lesion mask (NIfTI),
+or a NIfTI already in SUV), the CT (DICOM or NIfTI) and a lesion mask (NIfTI or DICOM SEG),
 parses the ``--lesion`` / ``--background`` values, measures, and optionally
 draws the snapshot.
 """
@@ -14,6 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._version import __version__
 from ..errors import InputError
 from ..volume import Volume
@@ -21,7 +23,8 @@ from ._study import measure_pet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["is_nifti", "read_pet", "read_ct", "parse_point", "measure_study_files", "format_measurement"]
+__all__ = ["is_nifti", "read_pet", "read_ct", "read_seg_mask", "parse_point", "measure_study_files",
+           "format_measurement"]
 
 
 def is_nifti(path: str | Path) -> bool:
@@ -77,11 +80,48 @@ def _lesion_spec(text: str) -> Any:
     path = Path(text)
     if not path.exists():
         raise InputError(f"--lesion {text!r}: not 'auto', not X,Y,Z (LPS mm) and no such mask file")
-    if not is_nifti(path):
-        raise InputError(f"--lesion {text}: a lesion mask must be NIfTI (.nii or .nii.gz)")
-    from ..io.nifti import read_nifti
+    if is_nifti(path):
+        from ..io.nifti import read_nifti
 
-    return read_nifti(path)
+        return read_nifti(path)
+    return read_seg_mask(path)
+
+
+def read_seg_mask(path: str | Path) -> Volume:
+    """A DICOM Segmentation (SEG) as one mask Volume: every segment combined, LPS affine.
+
+    highdicom's volume is indexed ``[slice, row, column]`` with an affine
+    from those indices; gliopet's affine takes ``(column, row, slice)``, so
+    its first and third columns are swapped here.
+
+    Raises
+    ------
+    InputError
+        The file is not a DICOM SEG, or its frames do not form one regular volume.
+    """
+    import pydicom
+
+    path = Path(path)
+    try:
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as exc:  # pydicom raises many types for non-DICOM files
+        raise InputError(f"--lesion {path}: not NIfTI and not a readable DICOM file ({type(exc).__name__})") from None
+    if getattr(header, "Modality", None) != "SEG":
+        raise InputError(f"--lesion {path}: (0008,0060) Modality is {getattr(header, 'Modality', None)!r}; "
+                         "a lesion mask must be NIfTI or a DICOM SEG")
+    import highdicom
+
+    try:
+        seg = highdicom.seg.segread(path)
+        hd_volume = seg.get_volume(combine_segments=True, relabel=True)
+    except Exception as exc:  # highdicom: irregular frames, missing plane positions, ...
+        raise InputError(f"--lesion {path}: the segmentation's frames do not form one regular volume "
+                         f"({type(exc).__name__}: {exc})") from None
+    array = np.asarray(hd_volume.array)
+    affine = np.asarray(hd_volume.affine, dtype=np.float64)[:, [2, 1, 0, 3]]
+    return Volume((array > 0).astype(np.uint8), affine,
+                  {"files": [str(path)], "format": "dicom-seg",
+                   "frame_of_reference_uid": str(getattr(header, "FrameOfReferenceUID", ""))})
 
 
 def _background_spec(text: str) -> Any:

@@ -61,6 +61,46 @@ def _erode_mm(mask: np.ndarray, spacing_ijk, radius_mm: float) -> np.ndarray:
     return distance > radius_mm
 
 
+#: A mask's voxel centres must fall on the PET's within this many voxels.
+GRID_MATCH_TOLERANCE_VOXELS = 1e-3
+
+
+def _mask_on_pet_grid(pet: Volume, mask: Volume, *, name: str, lesion_name: str) -> np.ndarray:
+    """A mask Volume as a bool array on the PET grid.
+
+    The mask may cover part of the PET grid (a SEG holding only the
+    segmented slices) and run along an axis the other way: it is accepted
+    when its axes (up to direction) and spacing equal the PET's and its voxel
+    centres fall on PET voxel centres; voxels outside
+    the PET must be empty. Anything else is another grid: an error (no
+    silent resampling of a drawn lesion).
+    """
+    error = MeasurementError(f"{lesion_name}: the mask is on another grid (shape {mask.shape}) than {name} "
+                             f"(shape {pet.shape}); resample it to the PET first")
+    affine = mask.affine.copy()
+    values = np.asarray(mask.array) > 0.5
+    for axis in range(3):  # an axis running the other way (e.g. SEG slices head to feet): flip it
+        if float(affine[:3, axis] @ pet.affine[:3, axis]) < 0:
+            n = values.shape[2 - axis]
+            affine[:3, 3] = affine[:3, 3] + affine[:3, axis] * (n - 1)
+            affine[:3, axis] = -affine[:3, axis]
+            values = np.flip(values, axis=2 - axis)
+    if not np.allclose(affine[:3, :3], pet.affine[:3, :3], atol=1e-3):
+        raise error
+    offset = pet.xyz_mm_to_ijk(affine[:3, 3])  # the mask's voxel (0, 0, 0) on the PET grid (i, j, k)
+    if np.any(np.abs(offset - np.round(offset)) > GRID_MATCH_TOLERANCE_VOXELS):
+        raise error
+    offset = np.round(offset).astype(int)
+    out = np.zeros(pet.shape, dtype=bool)
+    kji = np.argwhere(values)
+    target = kji + offset[::-1]
+    inside = np.all((target >= 0) & (target < np.array(pet.shape)), axis=1)
+    if not np.all(inside):
+        raise MeasurementError(f"{lesion_name}: {int((~inside).sum())} mask voxels lie outside {name}")
+    out[tuple(target.T)] = True
+    return out
+
+
 def lesion_voi(pet: Volume, lesion: Any, *, brain_mask: np.ndarray | None = None,
                name: str = "PET", lesion_name: str = "lesion") -> tuple[np.ndarray, str]:
     """The lesion VOI (bool, PET grid) and its method (``auto``, ``point`` or ``mask``).
@@ -93,10 +133,7 @@ def lesion_voi(pet: Volume, lesion: Any, *, brain_mask: np.ndarray | None = None
         logger.info("lesion auto: focus at LPS %s mm", np.round(focus, 1).tolist())
         return voi, "auto"
     if isinstance(lesion, Volume):
-        if lesion.shape != pet.shape or not np.allclose(lesion.affine, pet.affine, atol=1e-3):
-            raise MeasurementError(f"{lesion_name}: the mask is on another grid (shape {lesion.shape}) than "
-                                   f"{name} (shape {pet.shape}); resample it to the PET first")
-        lesion = np.asarray(lesion.array) > 0.5
+        lesion = _mask_on_pet_grid(pet, lesion, name=name, lesion_name=lesion_name)
     if isinstance(lesion, np.ndarray) and lesion.ndim == 3:
         if lesion.shape != pet.shape:
             raise MeasurementError(f"{lesion_name}: the mask has shape {lesion.shape}, {name} has {pet.shape}; "
