@@ -20,7 +20,9 @@ $(STAMP): requirements.lock pyproject.toml
 sysdeps:
 	@./.ci/sysdeps
 
+# The demo's output is regenerated from scratch on every run (it is all simulated).
 demo: $(STAMP)
+	rm -rf $(DEMO_OUT)
 	$(BIN)/gliopet demo --out $(DEMO_OUT)
 
 test: $(STAMP) sysdeps

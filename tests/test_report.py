@@ -22,7 +22,7 @@ from gliopet.report import ReportParameters, methods_paragraph, write_report
 from gliopet.report import figures as fg
 from gliopet.stats import stats_from_csv
 
-PUBLISHED = Path(__file__).parent / "data" / "table2-published.csv"
+PUBLISHED = Path(__file__).resolve().parents[1] / "src" / "gliopet" / "data" / "reference" / "table2-published.csv"
 STAMP = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -25,8 +25,8 @@ import gliopet.stats as gs
 from gliopet.errors import InputError
 from gliopet.stats import _descriptive, _inference, cohort as cohort_mod
 
-# A verbatim copy of the study's Table 2 (reference/table2-published.csv) kept with the tests.
-PUBLISHED = Path(__file__).parent / "data" / "table2-published.csv"
+# A verbatim copy of the study's Table 2 (reference/table2-published.csv), shipped as package data.
+PUBLISHED = Path(__file__).resolve().parents[1] / "src" / "gliopet" / "data" / "reference" / "table2-published.csv"
 
 # Table 2 of the study, typed in from the paper (visually positive scans only).
 GRADE_III_SUVMAX = [2.05, 1.68, 0.49, 1.34]  # patients 4, 14, 18, 23

@@ -8,7 +8,7 @@ multiplicative noise.
 
 ``python tests/data/radiopharmacy/make_batch.py`` rewrites the committed
 example (batch-pass.json and its CSVs) next to this file, and the demo
-example examples/radiopharmacy/ (a YAML record without the optional
+example src/gliopet/data/examples/radiopharmacy/ (a YAML record without the optional
 stability series).
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-EXAMPLE = HERE.parents[2] / "examples" / "radiopharmacy"
+EXAMPLE = HERE.parents[2] / "src" / "gliopet" / "data" / "examples" / "radiopharmacy"
 EXAMPLE_NAME = "batch-68ga-pentixafor.yaml"
 GA68_T_HALF_MIN = 67.71
 
