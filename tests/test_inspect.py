@@ -5,6 +5,8 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
+from pathlib import Path
 
 from dicom_factory import pet_header, write_series
 
@@ -50,3 +52,26 @@ def test_inspect_reports_unreadable_series_and_goes_on(tmp_path):
     entry = json.loads(out.stdout)["studies"][0]["series"][0]
     assert entry["readable"] is False
     assert "duplicate" in entry["error"]
+
+
+BATCH = (Path(__file__).resolve().parents[1] / "src" / "gliopet" / "data" / "examples" / "radiopharmacy"
+         / "batch-68ga-pentixafor.yaml")
+
+
+@pytest.mark.parametrize("dicom_dose_bq, flagged", [(167.76e6, False), (180e6, True)])
+def test_inspect_checks_the_dose_against_the_radiopharmacy_record(tmp_path, dicom_dose_bq, flagged):
+    # The example batch records subject P01 injected at 08:45 from a syringe of 180 MBq at 08:40 and
+    # 3.1 MBq left at 08:50 (68Ga, T1/2 = 4062.6 s): 180 * 2**(-300/4062.6) - 3.1 * 2**(300/4062.6)
+    recorded = 180 * 2 ** (-300 / 4062.6) - 3.1 * 2 ** (300 / 4062.6)
+    assert recorded == pytest.approx(167.756, abs=1e-3)
+    header = {**pet_header(dose_bq=dicom_dose_bq, start_datetime="20260314084500", series_date="20260314",
+                           series_time="094500", acq_time="094500"), "PatientID": "P01"}
+    write_series(tmp_path / "pet", np.ones((2, 4, 4), np.int16), header=header)
+    out = run_cli("inspect", tmp_path, "--json", "--batch", BATCH)
+    assert out.returncode == 0, out.stderr
+    check = json.loads(out.stdout)["studies"][0]["series"][0]["suv"]["dose_check"]
+    assert check["flagged"] is flagged
+    assert check["relative_difference"] == pytest.approx((dicom_dose_bq / 1e6 - recorded) / recorded, rel=1e-3)
+    text = run_cli("inspect", tmp_path, "--batch", BATCH).stdout
+    assert ("dose check: FLAGGED" in text) is flagged
+    assert "P01" not in text  # the subject is matched, never printed

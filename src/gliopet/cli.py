@@ -92,11 +92,13 @@ def demo(out_dir: Path, n_patients: int | None, workers: int | None, seed: int |
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def inspect(path: Path, as_json: bool) -> None:
+@click.option("--batch", "batches", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Radiopharmacy batch record: check each PET's dose against the recorded injection.")
+def inspect(path: Path, as_json: bool, batches: tuple[Path, ...]) -> None:
     """Studies and series found; what is missing for SUV."""
     from .inspect import inspect_tree, format_inspection
 
-    result = inspect_tree(path)
+    result = inspect_tree(path, batches=batches)
     if as_json:
         _print_json(result)
     else:

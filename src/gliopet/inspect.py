@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -43,7 +43,7 @@ def _missing_for_suv(kwargs: dict[str, Any]) -> list[str]:
     return missing
 
 
-def _series_entry(info: SeriesInfo) -> dict[str, Any]:
+def _series_entry(info: SeriesInfo, injections: dict[str, dict[str, Any]]) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "series_instance_uid": info.series_uid,
         "series_number": info.series_number,
@@ -67,11 +67,27 @@ def _series_entry(info: SeriesInfo) -> dict[str, Any]:
         "manufacturer": str(first.get("Manufacturer", "")),
     })
     if info.modality.upper() == "PT":
-        entry["suv"] = _suv_status(headers)
+        entry["suv"] = _suv_status(headers, injections)
     return entry
 
 
-def _suv_status(headers: Any) -> dict[str, Any]:
+def _dose_check(result: Any, injection: dict[str, Any]) -> dict[str, Any]:
+    """The radiopharmacy's recorded injection against the DICOM dose (flag > 5 % after decay)."""
+    from datetime import datetime
+
+    from .radiopharmacy.dosecheck import compare_injected_activity
+
+    comparison = compare_injected_activity(
+        recorded_bq=float(injection["injected_mbq"]) * 1e6,
+        recorded_time=datetime.fromisoformat(str(injection["injection_time"])),
+        dicom_total_dose_bq=float(result.inputs["injected_activity"].value),
+        dicom_start_time=result.inputs["injection_datetime"].value,
+        half_life_s=float(result.inputs["half_life"].value))
+    return {"flagged": comparison.flagged, "relative_difference": comparison.relative_difference,
+            "message": comparison.message}
+
+
+def _suv_status(headers: Any, injections: dict[str, dict[str, Any]]) -> dict[str, Any]:
     try:
         kwargs = suv_inputs_from_headers(headers)
     except GliopetError as exc:
@@ -82,7 +98,7 @@ def _suv_status(headers: Any) -> dict[str, Any]:
     except GliopetError as exc:
         return {"computable": False, "missing": missing, "error": str(exc)}
     decay = result.decay_time_s
-    return {
+    status = {
         "computable": True,
         "missing": [],
         "factor": result.as_dict()["factor"],
@@ -90,16 +106,31 @@ def _suv_status(headers: Any) -> dict[str, Any]:
         "minutes_post_injection": None if decay is None else round(min(decay) / 60.0, 1),
         "warnings": list(result.warnings),
     }
+    injection = injections.get(str(headers.first.get("PatientID", "")))
+    if injection is not None and "injection_datetime" in result.inputs:
+        status["dose_check"] = _dose_check(result, injection)
+    return status
 
 
-def inspect_tree(path: str | Path) -> dict[str, Any]:
-    """Studies and series under ``path``, with SUV readiness of each PET series."""
+def inspect_tree(path: str | Path, *, batches: Sequence[str | Path] = ()) -> dict[str, Any]:
+    """Studies and series under ``path``, with SUV readiness of each PET series.
+
+    ``batches`` are radiopharmacy batch records: a PET whose (0010,0020) PatientID
+    equals an injection's ``subject`` gets a ``dose_check`` of the recorded
+    injected activity against (0018,1074) RadionuclideTotalDose.
+    """
+    from .radiopharmacy import run_release_check
+
     path = Path(path)
+    injections: dict[str, dict[str, Any]] = {}
+    for batch in batches:
+        for injection in run_release_check(batch).injections:
+            injections[str(injection["subject"])] = dict(injection)
     series = find_series(path, progress=True)
     studies = []
     for study in group_studies(series):
         studies.append({"study_instance_uid": study.study_uid,
-                        "series": [_series_entry(s) for s in study.series]})
+                        "series": [_series_entry(s, injections) for s in study.series]})
     return {"path": str(path), "n_studies": len(studies), "n_series": len(series), "studies": studies}
 
 
@@ -126,6 +157,9 @@ def format_inspection(result: dict[str, Any]) -> str:
                     f", {suv['minutes_post_injection']:g} min p.i."
                 lines.append(f"    SUV: computable ({suv['units']}, factor {shown}{when})")
                 lines.extend(f"    warning: {w}" for w in suv["warnings"])
+                if "dose_check" in suv:
+                    check = suv["dose_check"]
+                    lines.append(f"    dose check: {'FLAGGED' if check['flagged'] else 'ok'}: {check['message']}")
             else:
                 lines.append("    SUV: NOT computable")
                 lines.extend(f"    missing: {m}" for m in suv["missing"])
