@@ -221,3 +221,10 @@ def test_missing_height_omits_other_types_with_warning():
     result = compute_suv(**base(height_m=None))
     assert set(result.factors) == {"bw"}
     assert any("PatientSize" in w for w in result.warnings)
+
+
+def test_missing_series_time_falls_back_with_a_warning_naming_it():
+    result = compute_suv(**base(series_datetime=None))
+    assert result.reference_rule == "earliest_acquisition"
+    assert any("(0008,0031) SeriesTime" in w for w in result.warnings)
+    assert result.decay_time_s[0] == 3600.0

@@ -336,6 +336,9 @@ def _start_reference_times(*, series_datetime: datetime | None, timing: PetTimin
     if series_datetime is not None:
         warnings.append("series date/time is after the earliest acquisition date/time: "
                         "series time was reset after the scan start")
+    else:
+        warnings.append("(0008,0021) SeriesDate / (0008,0031) SeriesTime are missing: "
+                        "the scan reference time is taken from the other timing attributes")
     if ge_scan_datetime is not None:
         inputs["scan_reference_datetime"] = SuvInput(ge_scan_datetime, "datetime",
                                                      "(0009,100D) GE private scan date/time [GEMS_PETD_01]")
