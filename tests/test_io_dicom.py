@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import RLELossless
+from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
 from dicom_factory import AXIAL, ENHANCED_PET_STORAGE, base_dataset, pet_header, write_series
 from gliopet.errors import DicomError, GeometryError
@@ -117,15 +117,18 @@ def test_file_path_selects_its_series(tmp_path):
     assert read_series(tmp_path, modality="PT").shape == (4, 3, 5)
 
 
-def test_compressed_transfer_syntax_rle(tmp_path):
-    stored = stored_volume(shape=(2, 8, 8))
-    paths = write_series(tmp_path, stored, header=pet_header())
+@pytest.mark.parametrize("syntax", [RLELossless, JPEGLSLossless, JPEG2000Lossless])
+def test_compressed_transfer_syntaxes(tmp_path, syntax):
+    # Lossless codecs (pydicom's RLE, pyjpegls, pylibjpeg-openjpeg): decoded values equal the stored ones.
+    stored = stored_volume(shape=(2, 64, 64))
+    paths = write_series(tmp_path, stored, slopes=[1.0, 0.5], header=pet_header())
     for path in paths:
         ds = pydicom.dcmread(path)
-        ds.compress(RLELossless)
+        ds.compress(syntax)
         ds.save_as(path)
-    assert pydicom.dcmread(paths[0]).file_meta.TransferSyntaxUID == RLELossless
-    np.testing.assert_array_equal(read_series(tmp_path).array, stored.astype(np.float32))
+    assert pydicom.dcmread(paths[0]).file_meta.TransferSyntaxUID == syntax
+    expected = stored.astype(np.float32) * np.array([1.0, 0.5], np.float32)[:, None, None]
+    np.testing.assert_array_equal(read_series(tmp_path).array, expected)
 
 
 def write_enhanced(path, stored, *, positions=True, slopes=None):
