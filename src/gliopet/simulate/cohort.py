@@ -77,6 +77,9 @@ EFFECTIVE_OSEM_FWHM_MM = 3.0
 #: Expected ratio of the maximum to the mean of the reconstructed white matter in a 25 mm circle
 #: (noise and grey-matter partial volume); used only to aim background uptake at a target SUVmax.
 BG_MAX_OVER_MEAN = 1.45
+#: Slices added on each side of the pilot reconstruction's slab (12 mm: beyond 4 sigma of the
+#: system blur and of the 5 mm post-filter).
+_SLAB_MARGIN = 6
 #: Radius of the study's background circle (25 mm diameter).
 _BG_RADIUS_MM = 12.5
 #: The study's injected activity (MBq): mean 154, SD 21, range 114.7 to 193.5.
@@ -517,7 +520,8 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
     sino_shape = (PET_GRID.shape[0], system.geometry.n_views, system.geometry.n_bins)
     uniforms = [rng.random(sino_shape) for _ in spec.scan_times_min]
 
-    def acquire(t_min: float, start: datetime, lesion_ref: float, scale: float, u: np.ndarray):
+    def acquire(t_min: float, start: datetime, lesion_ref: float, scale: float, u: np.ndarray,
+                slab: slice = slice(None)):
         suv = tracer.tissue_suv(t_min)
         for tissue in ("gm", "wm", "csf", "oedema"):
             suv[tissue] *= scale
@@ -527,23 +531,34 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
         elapsed_s = (start - timeline.injection).total_seconds()
         decayed_bq = spec.injected_bq * decay_factor(elapsed_s, half_life_s=nuclide.half_life_s)
         to_bqml = decayed_bq / (spec.weight_kg * 1000.0)
-        sino = simulate_sinograms(suv_map * to_bqml, mu_per_cm, system=system, scanner=scanner,
+        sino = simulate_sinograms(suv_map[slab] * to_bqml, mu_per_cm[slab], system=system, scanner=scanner,
                                   slice_mm=PET_GRID.spacing_mm[2], frame_s=spec.frame_s,
                                   half_life_s=nuclide.half_life_s, positron_fraction=nuclide.positron_fraction,
-                                  positron_range_fwhm_mm=nuclide.positron_range_fwhm_mm, uniforms=u)
+                                  positron_range_fwhm_mm=nuclide.positron_range_fwhm_mm, uniforms=u[slab])
         image = reconstruct(sino, system=system, slice_mm=PET_GRID.spacing_mm[2], n_iterations=2,
                             post_filter_fwhm_mm=5.0)
         recon_suv = image / to_bqml
-        m = float(recon_suv[mask_near].max()) if mask_near.any() else float("nan")
-        b = _disk_max(recon_suv, PET_GRID.affine, cs[contralateral], _BG_RADIUS_MM)
+        near = mask_near[slab]
+        m = float(recon_suv[near].max()) if near.any() else float("nan")
+        affine = PET_GRID.affine.copy()
+        affine[:3, 3] += affine[:3, 2] * (slab.start or 0)
+        b = _disk_max(recon_suv, affine, cs[contralateral], _BG_RADIUS_MM)
         return suv, lesion_t, suv_map, decayed_bq, to_bqml, sino, image, m, b
 
     # Pilot acquisition at the reference time with the same Poisson uniforms as the final one:
     # the noise pattern stays, so one linear correction brings the reconstructed lesion SUVmax to
-    # its target and the contralateral background towards its target.
+    # its target and the contralateral background towards its target. Slices are independent in
+    # the rebinned model apart from the axial blurs, so the pilot covers only the slab holding the
+    # lesion and the background circle, with a margin of _SLAB_MARGIN slices.
     ref_scan = int(np.argmin([abs(t - tracer.reference_time_min) for t in spec.scan_times_min]))
+    inv = np.linalg.inv(PET_GRID.affine)
+    k_bg = float((inv[:3, :3] @ cs[contralateral] + inv[:3, 3])[2])
+    k_lesion = np.flatnonzero(mask_near.any(axis=(1, 2)))
+    k_lo = int(min(k_bg, k_lesion.min() if k_lesion.size else k_bg)) - _SLAB_MARGIN
+    k_hi = int(np.ceil(max(k_bg, k_lesion.max() if k_lesion.size else k_bg))) + _SLAB_MARGIN + 1
+    slab = slice(max(0, k_lo), min(PET_GRID.shape[0], k_hi))
     pilot = acquire(spec.scan_times_min[ref_scan], timeline.scans[ref_scan], lesion_ref_suv, bg_scale,
-                    uniforms[ref_scan])
+                    uniforms[ref_scan], slab)
     pilot_bg = pilot[8]
     if pilot_bg > 0 and np.isfinite(pilot_bg):
         bg_scale *= float(np.clip(spec.target_bg_suvmax / pilot_bg, 0.25, 4.0))
