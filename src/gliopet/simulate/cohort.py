@@ -29,7 +29,7 @@ import shutil
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -41,15 +41,14 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from ..volume import Volume
-from .acquisition import BIOGRAPH_6_TRUEV, FWHM_TO_SIGMA, Scanner, gaussian_filter_fwhm, reconstruct, \
-    simulate_sinograms
+from .acquisition import BIOGRAPH_6_TRUEV, Scanner, gaussian_filter_fwhm, reconstruct, simulate_sinograms
 from .dicom_writer import PatientInfo, PetSeriesInfo, StudyInfo, deterministic_uid, write_ct_series, \
     write_mr_series, write_pet_series
-from .grids import CT_GRID, MR_GRID, PET_GRID, Grid
+from .grids import CT_GRID, MR_GRID, PET_GRID
 from .phantom import TISSUE_HU, HeadModel, Lesion, build_head_model, centrum_semiovale_lps_mm, \
     random_lesion, sample_head, sample_lesion
 from .physics import decay_factor, hu_to_mu_511_per_cm
-from .pose import HeadPose, random_pose
+from .pose import random_pose
 from .projector import CLINICAL_GEOMETRY, system_matrix
 from .tracers import load_tracer
 

@@ -152,13 +152,6 @@ def _ball(radius: int) -> np.ndarray:
     return (r[:, None, None] ** 2 + r[None, :, None] ** 2 + r[None, None, :] ** 2) <= radius ** 2
 
 
-def grid_points_mm(affine: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-    """LPS mm of every voxel centre of a grid, shape ``(K, J, I, 3)``."""
-    k, j, i = np.meshgrid(*(np.arange(n, dtype=np.float64) for n in shape), indexing="ij")
-    ijk = np.stack([i, j, k], axis=-1)
-    return ijk @ affine[:3, :3].T + affine[:3, 3]
-
-
 def sample_head(model: HeadModel, *, pose: HeadPose, grid_affine: np.ndarray,
                 grid_shape: tuple[int, int, int], include_t1: bool = False,
                 maps: Mapping[str, np.ndarray] | None = None, cval: Mapping[str, float] | None = None

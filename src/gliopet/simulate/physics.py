@@ -37,8 +37,9 @@ def decay_factor(elapsed_s: float | np.ndarray, *, half_life_s: float) -> float 
     >>> round(decay_factor(4062.6, half_life_s=4062.6), 12)
     0.5
     """
-    return np.power(2.0, -np.asarray(elapsed_s, dtype=np.float64) / half_life_s) if isinstance(
-        elapsed_s, np.ndarray) else 2.0 ** (-elapsed_s / half_life_s)
+    if isinstance(elapsed_s, np.ndarray):
+        return np.power(2.0, -elapsed_s.astype(np.float64) / half_life_s)
+    return 2.0 ** (-float(elapsed_s) / half_life_s)
 
 
 def frame_decay_correction(frame_s: float, *, half_life_s: float) -> float:
@@ -52,7 +53,7 @@ def frame_decay_correction(frame_s: float, *, half_life_s: float) -> float:
     Examples
     --------
     >>> round(frame_decay_correction(600.0, half_life_s=4062.6), 6)
-    1.051962
+    1.052058
     """
     lam = math.log(2.0) / half_life_s
     return lam * frame_s / (1.0 - math.exp(-lam * frame_s))
