@@ -8,6 +8,11 @@ median of ``REPEATS`` runs. Memory: the largest peak RSS of those child processe
 Also timed in-process, the template and DICOM already loaded: ``measure_pet`` alone.
 
     python -m bench measure
+
+Validation against a simulated cohort's ground truth (issue 5's acceptance numbers):
+
+    gliopet simulate cohort --like reference/table2-published.csv --out COHORT --seed 2024 --flavour mixed
+    python -m bench.bench_measure validate COHORT
 """
 
 from __future__ import annotations
@@ -85,5 +90,72 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
+def validate(cohort: Path) -> list[dict]:
+    """Measure every simulated patient automatically and at its true positions; compare with the truth."""
+    from gliopet.measure import measure_study_files
+
+    rows = []
+    for truth_file in sorted(cohort.glob("*/ground_truth.json")):
+        folder = truth_file.parent
+        truth = json.loads(truth_file.read_text())
+        scan = truth["scans"][-1]  # the latest scan (60 min for Pentixafor)
+        cs = truth["centrum_semiovale"]
+        contra = np.array(next(v["centre_lps_mm"] for v in cs.values() if v["contralateral"]))
+        ipsi = np.array(next(v["centre_lps_mm"] for v in cs.values() if not v["contralateral"]))
+        pet = folder / scan["pet_folder"]
+        start = time.perf_counter()
+        auto = measure_study_files(pet, ct=folder / "CT")
+        seconds = time.perf_counter() - start
+        at_truth = measure_study_files(pet, lesion=str(folder / truth["lesion"]["mask_file"]),
+                                       background=",".join(f"{v:.3f}" for v in contra))
+        centre = np.array(auto["background"]["centre_lps_mm"])
+        lesion_distance = float(np.linalg.norm(np.array(auto["lesion"]["centre_lps_mm"])
+                                               - truth["lesion"]["centre_lps_mm"]))
+        rows.append({
+            "patient": truth["patient_id"], "visible": truth["lesion"]["visible"],
+            "pose_rotation_deg": truth["pose"]["rotation_deg"],
+            "bg_distance_mm": round(float(np.linalg.norm(centre - contra)), 2),
+            "bg_contralateral": bool(np.linalg.norm(centre - contra) < np.linalg.norm(centre - ipsi)),
+            "lesion_distance_mm": round(lesion_distance, 2),
+            "suvmax_auto": round(auto["suvmax"], 4), "suvmax_truth_position": round(at_truth["suvmax"], 4),
+            "suvmax_sim": scan["recon"]["lesion_suvmax"],
+            "tbr_auto": round(auto["tbr_max_to_bg_max"], 3),
+            "tbr_truth_position": round(at_truth["tbr_max_to_bg_max"], 3),
+            "bg_suvmax_auto": round(auto["bg_suvmax"], 4), "bg_suvmax_truth_position": round(at_truth["bg_suvmax"], 4),
+            "bg_suvmean_auto": round(auto["bg_suvmean"], 4),
+            "bg_suvmean_truth_position": round(at_truth["bg_suvmean"], 4),
+            "tbr_mean_auto": round(auto["tbr_max_to_bg_mean"], 3),
+            "tbr_mean_truth_position": round(at_truth["tbr_max_to_bg_mean"], 3),
+            "seconds": round(seconds, 2),
+        })
+        print(json.dumps(rows[-1]), flush=True)
+    ok_bg = sum(r["bg_distance_mm"] < 10 and r["bg_contralateral"] for r in rows)
+    positive = [r for r in rows if r["visible"]]
+    found = sum(abs(r["suvmax_auto"] / r["suvmax_truth_position"] - 1) <= 0.02 for r in positive)
+    tbr_ok = sum(abs(r["tbr_auto"] / r["tbr_truth_position"] - 1) <= 0.02 for r in positive)
+    tbr_mean_ok = sum(abs(r["tbr_mean_auto"] / r["tbr_mean_truth_position"] - 1) <= 0.02 for r in positive)
+    def rel(a: str, b: str) -> list[float]:
+        return [abs(r[a] / r[b] - 1) for r in positive]
+
+    print(json.dumps({
+        "patients": len(rows),
+        "background_within_10mm_contralateral": ok_bg,
+        "lesion_suvmax_within_2pct_of_truth_position": f"{found}/{len(positive)} visually positive",
+        "tbr_max_to_bg_max_within_2pct": f"{tbr_ok}/{len(positive)}",
+        "tbr_max_to_bg_mean_within_2pct": f"{tbr_mean_ok}/{len(positive)}",
+        "tbr_max_to_bg_max_rel_diff_median_max": [round(statistics.median(rel("tbr_auto", "tbr_truth_position")), 4),
+                                                  round(max(rel("tbr_auto", "tbr_truth_position")), 4)],
+        "bg_suvmean_rel_diff_median_max": [
+            round(statistics.median(rel("bg_suvmean_auto", "bg_suvmean_truth_position")), 4),
+            round(max(rel("bg_suvmean_auto", "bg_suvmean_truth_position")), 4)],
+        "bg_distance_mm_median_max": [round(statistics.median(r["bg_distance_mm"] for r in rows), 2),
+                                      max(r["bg_distance_mm"] for r in rows)],
+    }, indent=2))
+    return rows
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "validate":
+        validate(Path(sys.argv[2]))
+    else:
+        main()

@@ -331,3 +331,10 @@ def test_crescent_on_a_head_is_in_the_contralateral_hemisphere(head, geometry):
     d = pet.ijk_to_xyz_mm(kji[:, ::-1].astype(float)) @ normal - offset
     assert np.all(d > 0)  # the lesion is in the right hemisphere, the crescent in the left
     assert crescent.sum() * pet.voxel_volume_ml > 10.0
+
+
+def test_centrum_semiovale_is_defined_once_across_the_project():
+    # measurement and the simulator's ground truth use the same template point
+    from gliopet.simulate.phantom import CENTRUM_SEMIOVALE_RAS_MM
+
+    assert CENTRUM_SEMIOVALE_MNI_RAS_MM == CENTRUM_SEMIOVALE_RAS_MM

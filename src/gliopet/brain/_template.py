@@ -23,13 +23,15 @@ __all__ = [
 ]
 
 #: Centre of the background circle in MNI152 (ICBM 2009a sym) RAS mm, right
-#: hemisphere; the left one is its mirror (x -> -x). z = +36 mm is the level of
-#: the centrum semiovale (above the lateral ventricles' bodies, below the
-#: cortex of the convexity); x = 28 mm, y = -8 mm is where a 25 mm disk on
-#: that axial plane has the highest white-matter probability that stays high
-#: when the disk is moved 6 mm in any direction: mean WM probability 0.97 at
-#: the point, >= 0.80 anywhere within +/-6 mm (measured on the 1 mm template).
-CENTRUM_SEMIOVALE_MNI_RAS_MM = (28.0, -8.0, 36.0)
+#: hemisphere; the left one is its mirror (x -> -x). z = +32 mm is the level of
+#: the centrum semiovale (deep white matter above the bodies of the lateral
+#: ventricles). It is the same point the simulator uses for its ground truth
+#: (``gliopet.simulate.phantom.CENTRUM_SEMIOVALE_RAS_MM``), so the project has
+#: one definition. On the 1 mm template a 25 mm disk there has mean WM
+#: probability 0.979 (GM 0.018); moved 6 mm down towards the ventricles it
+#: drops to ~0.54, which is why the placement then searches the slice for the
+#: highest white-matter probability (:func:`~gliopet.brain.place_background_circle`).
+CENTRUM_SEMIOVALE_MNI_RAS_MM = (26.0, -10.0, 32.0)
 #: Registration grid spacing and schedule: masks are smooth shapes, so a
 #: coarse grid is enough for an affine.
 REGISTRATION_SPACING_MM = 4.0
