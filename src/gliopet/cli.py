@@ -152,10 +152,22 @@ def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: b
 @click.option("--db", "db_url")
 @click.option("--workers", type=int)
 @click.option("--scheduler")
+@click.option("--skip-invalid", is_flag=True, help="Import the clinical CSV's valid rows; name the skipped ones.")
+@click.option("--redo", is_flag=True, help="Measure studies already stored as done again.")
 def analyze(directory: Path, clinical: Path, db_url: str | None, workers: int | None,
-            scheduler: str | None) -> None:
+            scheduler: str | None, skip_invalid: bool = False, redo: bool = False) -> None:
     """Measure a cohort into the store (process pool or Dask)."""
-    _not_built("analyze", "Cohort store and analysis at any scale")
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
+    from .analyze import run_analysis
+
+    summary = run_analysis(directory, clinical, db=db_url, workers=workers, scheduler=scheduler,
+                           skip_invalid=skip_invalid, redo=redo)
+    for line in summary.lines():
+        click.echo(line)
+    if summary.failed:
+        _fail(f"{summary.failed} of {summary.studies_found} studies could not be measured "
+              "(stored as failed with their error; the others are stored)")
 
 
 @main.command()
@@ -165,7 +177,15 @@ def analyze(directory: Path, clinical: Path, db_url: str | None, workers: int | 
 def stats(csv: Path | None, db_url: str | None, as_json: bool) -> None:
     """Table 1, Table 2, tests."""
     if db_url is not None:
-        _not_built("stats --db", "Cohort store and analysis at any scale")
+        from .stats import analyse_cohort, format_stats
+        from .store import cohort_from_store
+
+        result = analyse_cohort(cohort_from_store(db_url))
+        if as_json:
+            _print_json(result)
+        else:
+            click.echo(format_stats(result))
+        return
     if csv is None:
         raise click.UsageError("give a cohort CSV or --db URL")
     from .stats import format_stats, stats_from_csv
@@ -186,7 +206,10 @@ def stats(csv: Path | None, db_url: str | None, as_json: bool) -> None:
 def report(csv: Path | None, db_url: str | None, out_file: Path, figures_dir: Path | None) -> None:
     """HTML or PDF report."""
     if db_url is not None:
-        _not_built("report --db", "Cohort store and analysis at any scale")
+        from .store import write_report_from_store
+
+        click.echo(f"report written: {write_report_from_store(db_url, out_file, figures_dir=figures_dir)}")
+        return
     if csv is None:
         raise click.UsageError("give a cohort CSV or --db URL")
     from .report import write_report
