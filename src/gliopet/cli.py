@@ -129,8 +129,10 @@ def suv(series: Path, as_json: bool) -> None:
               help="Write a PNG of the measured slices with both circles over PET/CT fusion.")
 @click.option("--suv-type", default="bw", show_default=True,
               type=click.Choice(["bw", "lbm_janmahasatian", "bsa", "ibw"]), help="SUV normalisation (DICOM PET).")
+@click.option("--mri", type=click.Path(exists=True, path_type=Path),
+              help="The MRI the --lesion MASK was drawn on (registered to the CT, else the PET).")
 def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: bool, snapshot: Path | None,
-            suv_type: str) -> None:
+            suv_type: str, mri: Path | None) -> None:
     """Lesion and background ROIs, SUVmax/mean/peak, BTV, TBR.
 
     PET and CT are DICOM (a file or a folder of one series) or NIfTI; a NIfTI
@@ -139,7 +141,7 @@ def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: b
     from .measure import measure_study_files, format_measurement
 
     record = measure_study_files(pet, ct=ct, lesion=lesion, background=background, suv_type=suv_type,
-                                 snapshot=snapshot)
+                                 snapshot=snapshot, mri=mri)
     if as_json:
         _print_json(record)
     else:

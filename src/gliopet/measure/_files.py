@@ -23,7 +23,7 @@ from ._study import measure_pet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["is_nifti", "read_pet", "read_ct", "read_seg_mask", "parse_point", "measure_study_files",
+__all__ = ["is_nifti", "read_pet", "read_ct", "read_mri", "read_seg_mask", "parse_point", "measure_study_files",
            "format_measurement"]
 
 
@@ -55,6 +55,17 @@ def read_ct(path: str | Path) -> Volume:
 
     modality = None if Path(path).is_file() else "CT"
     return read_series(path, modality=modality)
+
+
+def read_mri(path: str | Path) -> Volume:
+    """An MRI (T1, T2, FLAIR; any units): DICOM (one series; MR chosen in a folder of several) or NIfTI."""
+    if is_nifti(path):
+        from ..io.nifti import read_nifti
+
+        return read_nifti(path)
+    from ..io.dicom import read_series
+
+    return read_series(path, modality=None if Path(path).is_file() else "MR")
 
 
 def parse_point(text: str, *, option: str) -> tuple[float, float, float] | None:
@@ -135,7 +146,7 @@ def _background_spec(text: str) -> Any:
 
 def measure_study_files(pet_path: str | Path, *, ct: str | Path | None = None, lesion: str = "auto",
                         background: str = "auto", suv_type: str = "bw", snapshot: str | Path | None = None,
-                        template=None) -> dict[str, Any]:
+                        template=None, mri: str | Path | None = None) -> dict[str, Any]:
     """Read, measure, and return the ``gliopet measure --json`` record.
 
     The record is :meth:`Measurement.to_dict` plus ``suv_type``, ``suv``
@@ -147,13 +158,19 @@ def measure_study_files(pet_path: str | Path, *, ct: str | Path | None = None, l
     background_spec = _background_spec(background)
     pet = read_pet(pet_path, suv_type=suv_type)
     ct_volume = read_ct(ct) if ct is not None else None
+    mri_volume = None
+    if mri is not None:
+        if not isinstance(lesion_spec, Volume):
+            raise InputError(f"--mri {mri}: an MRI is used only to carry a lesion mask drawn on it (--lesion MASK)")
+        mri_volume = read_mri(mri)
     measurement = measure_pet(pet, ct=ct_volume, lesion=lesion_spec, background=background_spec,
                               template=template, pet_name=str(pet_path), ct_name=str(ct) if ct else "CT",
-                              lesion_name=str(lesion))
+                              lesion_name=str(lesion), mri=mri_volume, mri_name=str(mri) if mri else "MRI")
     record = measurement.to_dict()
     record["suv_type"] = suv_type
     record["suv"] = dict(pet.provenance.get("suv", {}))
     record["inputs"] = {"pet": str(pet_path), "ct": None if ct is None else str(ct),
+                        "mri": None if mri is None else str(mri),
                         "lesion": str(lesion), "background": str(background)}
     record["software"] = {"name": "gliopet", "version": __version__}
     if snapshot is not None:

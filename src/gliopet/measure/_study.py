@@ -22,6 +22,7 @@ __all__ = [
     "LESION_AUTO_SMOOTH_MM",
     "lesion_voi",
     "measure_pet",
+    "mri_mask_to_pet",
 ]
 
 #: ``--lesion X,Y,Z``: the hottest voxel within this distance of the point is the lesion's.
@@ -160,9 +161,37 @@ def _background_point(pet: Volume, background: Any, pet_name: str) -> tuple[floa
     return tuple(float(v) for v in pet.xyz_mm_to_ijk(point))
 
 
+def mri_mask_to_pet(mask: Volume, *, mri: Volume, pet: Volume, ct: Volume | None = None,
+                    mri_name: str = "MRI", pet_name: str = "PET") -> tuple[np.ndarray, dict]:
+    """A lesion mask drawn on an MRI, carried onto the PET grid.
+
+    The MRI is registered rigidly (mutual information,
+    :func:`gliopet.brain.register_rigid`) to the CT when there is one (PET and
+    CT share the PET/CT frame of reference), else to the PET; the mask (on
+    the MRI's grid or any grid in the MRI's space) is then resampled onto the
+    PET grid by nearest neighbour.
+
+    Returns
+    -------
+    mask : bool array on the PET grid
+    registration : dict
+        ``fixed`` (ct|pet), ``rotation_deg``, ``metric``, ``pet_to_mri_lps`` (4x4).
+    """
+    from ..brain import register_rigid, resample_to
+
+    fixed, fixed_kind = (ct, "ct") if ct is not None else (pet, "pet")
+    fit = register_rigid(fixed, mri, fixed_name=fixed_kind.upper(), moving_name=mri_name)
+    values = mask.with_array((np.asarray(mask.array) > 0.5).astype(np.float32))
+    on_pet = resample_to(values, pet, reference_to_volume=fit.fixed_to_moving, order=0) > 0.5
+    if not on_pet.any():
+        raise MeasurementError(f"{mri_name}: the lesion mask falls outside {pet_name} after registration")
+    return on_pet, {"fixed": fixed_kind, "rotation_deg": round(fit.rotation_deg(), 3),
+                    "metric": round(fit.metric, 5), "pet_to_mri_lps": np.round(fit.fixed_to_moving, 5).tolist()}
+
+
 def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", background: Any = "auto",
                 template=None, pet_name: str = "PET", ct_name: str = "CT",
-                lesion_name: str = "lesion") -> Measurement:
+                lesion_name: str = "lesion", mri: Volume | None = None, mri_name: str = "MRI") -> Measurement:
     """Measure one PET (SUV, g/mL) the study's way.
 
     Parameters
@@ -181,6 +210,9 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
     template : MniTemplate, optional
         Defaults to ``gliopet.io.template.load_mni152(2)``; needed only when
         something is automatic.
+    mri : Volume, optional
+        The MRI a lesion mask (``lesion`` as a Volume) was drawn on: the mask
+        is carried to the PET by :func:`mri_mask_to_pet`.
 
     Returns
     -------
@@ -195,6 +227,9 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
     extra: dict[str, Any] = {}
     geometry = None
     voi = lesion_method = None
+    if mri is not None and isinstance(lesion, Volume):
+        lesion, extra["mri_registration"] = mri_mask_to_pet(lesion, mri=mri, pet=pet, ct=ct, mri_name=mri_name,
+                                                            pet_name=pet_name)
     if not lesion_auto:  # a point or a mask: check it before the slower brain geometry
         voi, lesion_method = lesion_voi(pet, lesion, name=pet_name, lesion_name=lesion_name)
     if not isinstance(background, str):
