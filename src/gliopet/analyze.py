@@ -267,7 +267,7 @@ def _local_results(jobs: list[StudyJob], workers: int) -> Iterator[dict[str, Any
     """Results in completion order from a process pool, at most ``2 * workers`` studies in flight."""
     import multiprocessing
 
-    context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
+    context = multiprocessing.get_context("spawn")  # workers are plain children: no inherited state
     pending = iter(jobs)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         running = set()
