@@ -65,3 +65,26 @@ def test_reference_out_of_range_is_an_error(scans):
     (pet30, _, _), _ = scans
     with pytest.raises(MeasurementError, match="reference time point 3"):
         measure_timepoints([pet30], reference=3)
+
+
+def test_cli_timepoint_option(scans, tmp_path):
+    # gliopet measure PET30 --ct CT --timepoint PET60: the PET given first (whose CT it is) is the reference
+    import json
+
+    from click.testing import CliRunner
+
+    from gliopet.cli import main
+    from gliopet.io.nifti import write_nifti
+
+    (pet30, ct, _), (pet60, _, _) = scans
+    for name, volume in (("pet30.nii.gz", pet30), ("pet60.nii.gz", pet60), ("ct.nii.gz", ct)):
+        write_nifti(volume, tmp_path / name)
+    result = CliRunner().invoke(main, ["measure", str(tmp_path / "pet30.nii.gz"), "--ct", str(tmp_path / "ct.nii.gz"),
+                                       "--timepoint", str(tmp_path / "pet60.nii.gz"), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["suvmax"] == pytest.approx(5.53, rel=1e-6)
+    (late,) = record["timepoints"]
+    assert late["pet"].endswith("pet60.nii.gz")
+    assert late["suvmax"] == pytest.approx(6.36, rel=1e-6)
+    assert late["timepoint"]["index"] == 1 and late["timepoint"]["reference"] == 0

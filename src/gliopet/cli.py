@@ -131,8 +131,10 @@ def suv(series: Path, as_json: bool) -> None:
               type=click.Choice(["bw", "lbm_janmahasatian", "bsa", "ibw"]), help="SUV normalisation (DICOM PET).")
 @click.option("--mri", type=click.Path(exists=True, path_type=Path),
               help="The MRI the --lesion MASK was drawn on (registered to the CT, else the PET).")
+@click.option("--timepoint", "timepoints", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Another PET of the patient (e.g. 30 min p.i.), measured with the same ROIs. Repeatable.")
 def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: bool, snapshot: Path | None,
-            suv_type: str, mri: Path | None) -> None:
+            suv_type: str, mri: Path | None, timepoints: tuple[Path, ...]) -> None:
     """Lesion and background ROIs, SUVmax/mean/peak, BTV, TBR.
 
     PET and CT are DICOM (a file or a folder of one series) or NIfTI; a NIfTI
@@ -141,7 +143,7 @@ def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: b
     from .measure import measure_study_files, format_measurement
 
     record = measure_study_files(pet, ct=ct, lesion=lesion, background=background, suv_type=suv_type,
-                                 snapshot=snapshot, mri=mri)
+                                 snapshot=snapshot, mri=mri, timepoints=timepoints)
     if as_json:
         _print_json(record)
     else:

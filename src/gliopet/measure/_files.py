@@ -9,6 +9,7 @@ draws the snapshot.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -146,8 +147,13 @@ def _background_spec(text: str) -> Any:
 
 def measure_study_files(pet_path: str | Path, *, ct: str | Path | None = None, lesion: str = "auto",
                         background: str = "auto", suv_type: str = "bw", snapshot: str | Path | None = None,
-                        template=None, mri: str | Path | None = None) -> dict[str, Any]:
+                        template=None, mri: str | Path | None = None,
+                        timepoints: list[str | Path] | tuple = ()) -> dict[str, Any]:
     """Read, measure, and return the ``gliopet measure --json`` record.
+
+    With ``timepoints`` (other PETs of the same patient, e.g. the 30 minute
+    scan), those are measured with this PET's ROIs after rigid registration
+    (:func:`measure_timepoints`) and listed under ``timepoints``.
 
     The record is :meth:`Measurement.to_dict` plus ``suv_type``, ``suv``
     (the SUV factor and its inputs, from the PET's provenance), ``inputs``
@@ -163,10 +169,30 @@ def measure_study_files(pet_path: str | Path, *, ct: str | Path | None = None, l
         if not isinstance(lesion_spec, Volume):
             raise InputError(f"--mri {mri}: an MRI is used only to carry a lesion mask drawn on it (--lesion MASK)")
         mri_volume = read_mri(mri)
-    measurement = measure_pet(pet, ct=ct_volume, lesion=lesion_spec, background=background_spec,
-                              template=template, pet_name=str(pet_path), ct_name=str(ct) if ct else "CT",
-                              lesion_name=str(lesion), mri=mri_volume, mri_name=str(mri) if mri else "MRI")
+    if not timepoints:
+        measurement = measure_pet(pet, ct=ct_volume, lesion=lesion_spec, background=background_spec,
+                                  template=template, pet_name=str(pet_path), ct_name=str(ct) if ct else "CT",
+                                  lesion_name=str(lesion), mri=mri_volume, mri_name=str(mri) if mri else "MRI")
+        others = []
+    else:
+        from ._study import mri_mask_to_pet
+        from ._timepoints import measure_timepoints
+
+        mri_extra = {}
+        if mri_volume is not None:
+            lesion_spec, registration = mri_mask_to_pet(lesion_spec, mri=mri_volume, pet=pet, ct=ct_volume,
+                                                        mri_name=str(mri), pet_name=str(pet_path))
+            mri_extra = {"mri_registration": registration}
+        pets = [pet, *(read_pet(p, suv_type=suv_type) for p in timepoints)]
+        names = [str(pet_path), *(str(p) for p in timepoints)]
+        measured = measure_timepoints(pets, ct=ct_volume, lesion=lesion_spec, background=background_spec,
+                                      template=template, names=names)
+        measurement = dataclasses.replace(measured[0], extra={**measured[0].extra, **mri_extra})
+        others = [(path, volume, m) for path, volume, m in zip(timepoints, pets[1:], measured[1:])]
     record = measurement.to_dict()
+    if others:
+        record["timepoints"] = [{"pet": str(path), **m.to_dict(), "suv": dict(volume.provenance.get("suv", {}))}
+                                for path, volume, m in others]
     record["suv_type"] = suv_type
     record["suv"] = dict(pet.provenance.get("suv", {}))
     record["inputs"] = {"pet": str(pet_path), "ct": None if ct is None else str(ct),
@@ -210,6 +236,10 @@ def format_measurement(record: dict[str, Any]) -> str:
         roi_line("lesion"),
         roi_line("background"),
     ]
+    for other in record.get("timepoints", []):
+        lines.append(f"time point {other['pet']}: SUVmax {other['suvmax']:.3f}, SUVmean (1 cm) "
+                     f"{other['suvmean_1cm']:.3f}, background SUVmax {other['bg_suvmax']:.3f}, "
+                     f"TBR max/bg max {other['tbr_max_to_bg_max']:.2f}")
     for warning in record.get("warnings", []):
         lines.append(f"warning: {warning}")
     if "snapshot" in record:
