@@ -106,6 +106,15 @@ def midsagittal_plane(image: Volume, *, mask: np.ndarray, initial: MidsagittalPl
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != image.shape or not mask.any():
         raise MeasurementError("mid-sagittal plane: the brain mask is empty or not on the image grid")
+    if min(image.spacing_mm) < SYMMETRY_SAMPLE_MM - 1e-6:
+        # score on a coarse copy: smoothing, distances and sampling there cost ~1/8 of a 2 mm grid
+        from ._sitk import isotropic_grid, resample_to
+
+        coarse = isotropic_grid(image, SYMMETRY_SAMPLE_MM)
+        mask = resample_to(image.with_array(mask.astype(np.float32)), coarse) > 0.5
+        image = coarse.with_array(resample_to(image, coarse, default=float(np.min(image.array))))
+        if not mask.any():
+            raise MeasurementError("mid-sagittal plane: the brain mask is empty on the coarse grid")
     spacing = np.array(image.spacing_mm)  # i, j, k
     sigma = [SYMMETRY_SMOOTH_MM / 2.3548 / s for s in spacing[::-1]]
     values = ndimage.gaussian_filter(np.nan_to_num(np.asarray(image.array, dtype=np.float32)), sigma)
