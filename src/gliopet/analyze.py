@@ -48,6 +48,8 @@ TIME_POINT_STEP_MIN = 10.0
 #: Measurement parameters recorded in every study's provenance.
 PARAMETERS = {"lesion": "auto", "background": "auto", "suv_type": "bw", "primary_time_min": PRIMARY_TIME_MIN,
               "time_point_step_min": TIME_POINT_STEP_MIN}
+#: How long to wait for a Dask scheduler to answer (s).
+DASK_CONNECT_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -290,7 +292,7 @@ def _dask_results(jobs: list[StudyJob], scheduler: Any) -> Iterator[dict[str, An
 
     own = not hasattr(scheduler, "submit")
     try:
-        client = Client(scheduler, timeout="20s") if own else scheduler
+        client = Client(scheduler, timeout=f"{DASK_CONNECT_TIMEOUT_S}s") if own else scheduler
     except (OSError, TimeoutError) as exc:
         raise InputError(f"--scheduler {scheduler}: cannot connect to the Dask scheduler "
                          f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
