@@ -97,6 +97,8 @@ class HeadModel:
     brain_depth_mm: np.ndarray  # distance (mm) from inside the brain to its surface; 0 outside
     t1: np.ndarray
     pivot_lps_mm: tuple[float, float, float]
+    #: (k, j, i) index bounds [lo, hi) of the voxels where any tissue is present.
+    head_box_kji: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None
 
 
 def build_head_model(template) -> HeadModel:
@@ -142,9 +144,11 @@ def build_head_model(template) -> HeadModel:
     pivot = idx.mean(axis=0) @ affine[:3, :3].T + affine[:3, 3]
     fractions = {"gm": gm, "wm": wm, "csf": csf, "skull": skull, "scalp": scalp}
     fractions = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in fractions.items()}
+    present = np.argwhere(scalp | skull | brain)
+    box = (tuple(int(v) for v in present.min(axis=0)), tuple(int(v) + 1 for v in present.max(axis=0)))
     return HeadModel(affine=affine, fractions=MappingProxyType(fractions),
                      brain_depth_mm=depth.astype(np.float32), t1=t1,
-                     pivot_lps_mm=tuple(float(v) for v in pivot))
+                     pivot_lps_mm=tuple(float(v) for v in pivot), head_box_kji=box)
 
 
 def _ball(radius: int) -> np.ndarray:
@@ -172,12 +176,35 @@ def sample_head(model: HeadModel, *, pose: HeadPose, grid_affine: np.ndarray,
         if include_t1:
             maps["t1"] = model.t1
     cval = cval or {}
+    shape = tuple(int(n) for n in grid_shape)
+    # Only the grid's box around the posed template grid is interpolated; outside it is cval.
+    lo, hi = _template_box(model, np.linalg.inv(to_template_ijk), shape)
     out = {}
     for name, arr in maps.items():
-        out[name] = ndimage.affine_transform(arr, matrix, offset=offset, output_shape=tuple(grid_shape),
-                                             order=1, mode="constant", cval=float(cval.get(name, 0.0)),
-                                             output=np.float32)
+        fill = float(cval.get(name, 0.0))
+        full = np.full(shape, fill, dtype=np.float32)
+        if np.all(hi > lo):
+            full[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = ndimage.affine_transform(
+                arr, matrix, offset=offset + matrix @ lo, output_shape=tuple(int(n) for n in hi - lo),
+                order=1, mode="constant", cval=fill, output=np.float32)
+        out[name] = full
     return out
+
+
+def _template_box(model: HeadModel, template_ijk_to_grid_ijk: np.ndarray,
+                  shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(k, j, i) bounds of the grid voxels that can see the template's head (one voxel margin)."""
+    if model.head_box_kji is not None:
+        (k0, j0, i0), (k1, j1, i1) = model.head_box_kji
+    else:
+        (k0, j0, i0), (k1, j1, i1) = (0, 0, 0), model.t1.shape
+    corners = np.array([[a, b, c] for a in (i0 - 1.0, i1) for b in (j0 - 1.0, j1) for c in (k0 - 1.0, k1)])
+    ijk = corners @ template_ijk_to_grid_ijk[:3, :3].T + template_ijk_to_grid_ijk[:3, 3]
+    kji_lo = np.floor(ijk.min(axis=0))[::-1] - 1
+    kji_hi = np.ceil(ijk.max(axis=0))[::-1] + 2
+    lo = np.clip(kji_lo, 0, shape).astype(int)
+    hi = np.clip(kji_hi, 0, shape).astype(int)
+    return lo, hi
 
 
 @dataclass(frozen=True)
