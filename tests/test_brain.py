@@ -338,3 +338,16 @@ def test_centrum_semiovale_is_defined_once_across_the_project():
     from gliopet.simulate.phantom import CENTRUM_SEMIOVALE_RAS_MM
 
     assert CENTRUM_SEMIOVALE_MNI_RAS_MM == CENTRUM_SEMIOVALE_RAS_MM
+
+
+def test_pet_without_brain_coverage_is_an_error():
+    # a PET of the neck only: a cylinder of radius 50 mm and length 60 mm (SUV 0.5). Eroded by the
+    # 10 mm allowed for scalp and skull it leaves radius 40 mm x length 40 mm: pi 40^2 40 = 201 mL,
+    # below the 300 mL a brain needs
+    vol = grid((20, 60, 60), (2.5, 2.5, 2.0), (0.0, 0.0, 0.0))
+    k, j, i = np.indices(vol.shape)
+    xyz = vol.ijk_to_xyz_mm(np.stack([i, j, k], -1).astype(float))
+    neck = (np.hypot(xyz[..., 0], xyz[..., 1]) <= 50) & (np.abs(xyz[..., 2]) <= 30)
+    pet = vol.with_array(np.where(neck, 0.5, 0.0).astype(np.float32))
+    with pytest.raises(MeasurementError, match="neck.nii.gz: brain region found from PET is .* does not cover"):
+        pet_brain_mask(pet, name="neck.nii.gz")

@@ -266,3 +266,18 @@ def test_lesion_file_that_is_neither_nifti_nor_seg_exit_2(study):
     result = invoke("measure", str(root / "pet_suv.nii.gz"), "--lesion", str(ct_file), "--background", "0,0,0")
     assert result.exit_code == 2
     assert "(0008,0060) Modality is 'CT'" in result.stderr
+
+
+def test_suv_type_lean_body_mass(study):
+    # SUL (Janmahasatian): LBM = 9270 W / (8780 + 244 BMI) for a woman; W = 70 kg, H = 1.65 m
+    # BMI = 70 / 1.65^2 = 25.712, LBM = 43.106 kg: every SUV scales by LBM / W = 0.6158
+    root, _, _, p2m = study
+    bmi = WEIGHT_KG / 1.65 ** 2
+    lbm = 9270 * WEIGHT_KG / (8780 + 244 * bmi)
+    point = ",".join(f"{v:.1f}" for v in true_point(p2m, LESION_RAS))
+    result = invoke("measure", str(root / "pet"), "--lesion", point, "--background", point,
+                    "--suv-type", "lbm_janmahasatian", "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["suv_type"] == "lbm_janmahasatian"
+    assert record["suvmax"] == pytest.approx(3.0 * lbm / WEIGHT_KG, rel=2e-3)
