@@ -32,7 +32,8 @@ def _result(pid: str, suvmax: float, bg_suvmax: float, *, study_uid: str = "1.2.
             times=(60.0,)) -> dict:
     """A study's outcome as gliopet.analyze.measure_study returns it, with hand-chosen values."""
     measurements = [{"series_uid": f"{study_uid}.{i}", "scan_time_min": t, "primary": t == 60.0,
-                     "record": {"suvmax": suvmax + i, "bg_suvmax": bg_suvmax, "tbr_max_to_bg_max": (suvmax + i) / bg_suvmax}}
+                     "record": {"suvmax": suvmax + i, "bg_suvmax": bg_suvmax,
+                                "tbr_max_to_bg_max": (suvmax + i) / bg_suvmax}}
                     for i, t in enumerate(times)] if status == "done" else []
     series = [{"series_uid": m["series_uid"], "modality": "PT", "role": "pet", "scan_time_min": m["scan_time_min"],
                "folder": "PET", "n_files": 3, "pixel_sha256": "0" * 64} for m in measurements]

@@ -184,7 +184,8 @@ def find_study_jobs(root: str | Path, patient_ids: set[str]) -> tuple[list[Study
             for s in pets:
                 minutes = _minutes_after_injection(s.files[0])
                 pet_items.append({"series_uid": s.series_uid, "folder": str(_series_folder(s.files)),
-                                  "n_files": s.n_files, "scan_time_min": minutes, "nominal_time_min": _nominal(minutes)})
+                                  "n_files": s.n_files, "scan_time_min": minutes,
+                                  "nominal_time_min": _nominal(minutes)})
             pet_items.sort(key=lambda p: (p["scan_time_min"] is None, p["scan_time_min"] or 0.0, p["series_uid"]))
             ct = None
             if cts:
@@ -300,7 +301,12 @@ def _dask_results(jobs: list[StudyJob], scheduler: Any) -> Iterator[dict[str, An
         futures = [client.submit(measure_study, job, pure=False, key=f"gliopet-study-{i}-{os.getpid()}")
                    for i, job in enumerate(jobs)]
         for future in as_completed(futures):
-            result = future.result()
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - measure_study records study errors itself: this is the cluster
+                raise GliopetError(f"analysis interrupted: the Dask cluster lost a study ({type(exc).__name__}); "
+                                   "the studies stored so far are complete; run the same command again to finish"
+                                   ) from None
             future.release()
             yield result
     finally:
