@@ -230,7 +230,7 @@ _STUDY_KNOWN = {"13": ("frontotemporal", "right"), "22": ("frontoparietal", "rig
 
 
 def patient_specs_like(rows: Sequence[dict[str, str]], *, seed: int, flavours: Sequence[str] = ("siemens",),
-                       with_mr: bool = False) -> list[PatientSpec]:
+                       with_mr: bool = False, tracer: str = "pentixafor") -> list[PatientSpec]:
     """Specs that reproduce a clinical table row by row (sex, age, diagnosis, grade, SUVmax, TBR).
 
     A row whose ``visual`` is ``negative`` or whose ``suvmax`` is empty gets a
@@ -238,11 +238,13 @@ def patient_specs_like(rows: Sequence[dict[str, str]], *, seed: int, flavours: S
     ``suvmax / tbr_max_to_bg_max`` (the study's TBR definition); rows without it
     get the median of the others. Patient 13 of the study is also scanned at
     30 min, and so are two more positive patients chosen by the seed (the study
-    scanned three patients at 30 min). The row with a ``note`` mentioning
+    scanned three patients at 30 min; with another ``tracer`` every patient has one scan at
+    its reference time). The row with a ``note`` mentioning
     recurrence and four more seeded rows are referred for recurrence (the
     study: 5 of 29; all 5 after surgery, 4 after chemotherapy, 1 after radiotherapy).
     """
     rng = _rng(seed, 0)
+    ref_time = load_tracer(tracer).reference_time_min
     n = len(rows)
     bgs = [float(r["suvmax"]) / float(r["tbr_max_to_bg_max"]) for r in rows
            if r.get("suvmax") and r.get("tbr_max_to_bg_max")]
@@ -287,7 +289,9 @@ def patient_specs_like(rows: Sequence[dict[str, str]], *, seed: int, flavours: S
             weight_kg=weight, height_m=height, diagnosis=row["diagnosis"], who_grade=grade,
             injected_bq=_dose_bq(prng), lobe=lobe, hemisphere=hemi,
             target_suvmax=suv if visible else None, target_bg_suvmax=round(bg, 4),
-            scan_times_min=(30.0, 60.0) if i in early else (60.0,),
+            tracer=tracer,
+            scan_times_min=((30.0, 60.0) if i in early else (60.0,)) if tracer == "pentixafor"
+            else (ref_time,),
             referral="recurrence" if rec else "staging",
             prior_surgery="yes" if rec else "no",
             prior_chemotherapy="yes" if rec and rec_rank < 4 else "no",
