@@ -286,7 +286,8 @@ def simulate(what: str, like: Path | None, out_dir: Path, seed: int, n_patients:
 
     flavours = ("siemens", "ge", "philips") if flavour == "mixed" else (flavour,)
     if like is not None:
-        specs = patient_specs_like(read_like_csv(like), seed=seed, flavours=flavours, with_mr=with_mr)
+        specs = patient_specs_like(read_like_csv(like), seed=seed, flavours=flavours, with_mr=with_mr,
+                                   tracer=tracer)
         specs = specs[:1] if what == "patient" else specs
     else:
         count = 1 if what == "patient" else n_patients
