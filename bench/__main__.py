@@ -1,4 +1,8 @@
-"""Run every ``bench/bench_*.py`` (or those named on the command line): ``python -m bench [name ...]``."""
+"""Run the benchmarks: ``python -m bench`` (all) or ``python -m bench NAME [ARGS...]``.
+
+NAME selects ``bench/bench_NAME.py`` (a substring is enough); ARGS go to that benchmark's own
+command line (e.g. ``python -m bench simulate --cohort``).
+"""
 
 import importlib
 import pkgutil
@@ -9,9 +13,12 @@ from pathlib import Path
 def main(argv: list[str]) -> None:
     here = Path(__file__).parent
     names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
-    chosen = [n for n in names if not argv or any(a in n for a in argv)]
+    chosen = [n for n in names if not argv or argv[0] in n]
+    if not chosen:
+        raise SystemExit(f"no benchmark matches {argv[0]!r}; have: {', '.join(names)}")
     for name in chosen:
         module = importlib.import_module(f"bench.{name}")
+        sys.argv = [f"bench/{name}.py", *argv[1:]]
         print(f"== {name}", flush=True)
         module.main()
 

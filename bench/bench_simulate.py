@@ -42,7 +42,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cohort", action="store_true", help="also simulate the 29-patient cohort")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--table", default="/work/shared/reference/table2-published.csv")
+    parser.add_argument("--table", default=str(Path(__file__).resolve().parents[1] / "src" / "gliopet" / "data"
+                                                / "reference" / "table2-published.csv"))
     args = parser.parse_args()
 
     from gliopet.simulate import projector

@@ -8,9 +8,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-TABLE2 = Path("/work/shared/reference/table2-published.csv")
-if not TABLE2.exists():
-    TABLE2 = Path(__file__).resolve().parents[1] / "shared" / "reference" / "table2-published.csv"
+TABLE2 = Path(__file__).resolve().parents[1] / "src" / "gliopet" / "data" / "reference" / "table2-published.csv"
 
 
 def test_simulate_patient_like_the_table(tmp_path):

@@ -19,9 +19,7 @@ from gliopet.io.nifti import read_nifti
 from gliopet.io.suv_inputs import suv_report_for_series
 from gliopet.simulate.cohort import (CLINICAL_COLUMNS, patient_specs_like, read_like_csv, simulate_cohort)
 
-TABLE2 = Path("/work/shared/reference/table2-published.csv")
-if not TABLE2.exists():  # the repository's copy of the reference data, when run from a clone
-    TABLE2 = Path(__file__).resolve().parents[1] / "shared" / "reference" / "table2-published.csv"
+TABLE2 = Path(__file__).resolve().parents[1] / "src" / "gliopet" / "data" / "reference" / "table2-published.csv"
 
 
 @pytest.fixture(scope="module")
