@@ -213,7 +213,8 @@ def test_cli_report_bad_input_writes_nothing(tmp_path):
     assert res.returncode == 2 and "html or .pdf" in res.stderr
     assert run_cli("report", "--out", str(out_dir / "r.pdf")).returncode == 2
     res = run_cli("report", "--db", "sqlite://", "--out", str(out_dir / "r.pdf"))
-    assert res.returncode == 2 and "not built yet" in res.stderr
+    assert res.returncode == 2 and "the store holds no patient" in res.stderr  # an empty store
+    assert list(out_dir.iterdir()) == []
     assert list(out_dir.iterdir()) == []
 
 

@@ -330,7 +330,7 @@ def test_cli_stats_usage_and_db():
     out = run_cli("stats")
     assert out.returncode == 2 and "CSV" in out.stderr
     out = run_cli("stats", "--db", "sqlite://")
-    assert out.returncode == 2 and "not built yet" in out.stderr and out.stdout == ""
+    assert out.returncode == 2 and "the store holds no patient" in out.stderr and out.stdout == ""
 
 
 def write_csv(path, header, rows):
