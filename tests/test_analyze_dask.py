@@ -92,3 +92,11 @@ def test_unreachable_scheduler_is_one_clear_line(tmp_path, cohort):
     with pytest.raises(InputError, match=rf"--scheduler tcp://127.0.0.1:{port}: cannot connect"):
         run_analysis(cohort.root / "SIM001", cohort.clinical_csv, db=str(tmp_path / "x.sqlite"),
                      scheduler=f"tcp://127.0.0.1:{port}", progress=False)
+
+
+def test_workers_and_scheduler_together_is_a_usage_error(tmp_path, cohort):
+    result = CliRunner().invoke(main, ["analyze", str(cohort.root), "--clinical", str(cohort.clinical_csv),
+                                       "--db", str(tmp_path / "x.sqlite"), "--workers", "2",
+                                       "--scheduler", "tcp://127.0.0.1:1"])
+    assert result.exit_code == 2 and "give --workers or --scheduler, not both" in result.stderr
+    assert not (tmp_path / "x.sqlite").exists()  # refused before anything was opened

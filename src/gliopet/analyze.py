@@ -343,6 +343,7 @@ def run_analysis(directory: str | Path, clinical_csv: str | Path, *, db: str | N
     GliopetError
         A worker process died: the studies stored so far are kept; run again to complete.
     """
+    from sqlalchemy.exc import DBAPIError
     from tqdm import tqdm
 
     from .clinical import read_clinical_csv
@@ -379,6 +380,11 @@ def run_analysis(directory: str | Path, clinical_csv: str | Path, *, db: str | N
                     summary.failed += 1
                     summary.errors.append(f"{result['folder']}: {result['error']}")
                 bar.update()
+        except DBAPIError as exc:
+            raise GliopetError(
+                f"--db {summary.db}: writing a study failed ({type(exc.orig).__name__}: "
+                f"{' '.join(str(exc.orig).split())[:200]}); {summary.measured + summary.failed} studies were stored "
+                "(each complete); run the same command again to finish") from None
         except BrokenProcessPool:
             raise GliopetError(
                 f"analysis interrupted: a worker process died; {summary.measured + summary.failed} of "
