@@ -32,7 +32,6 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from ..errors import DicomError, GeometryError
 from ..volume import Volume
@@ -357,16 +356,6 @@ def _float_list(value: Any, n: int, path: Path, tag: str) -> np.ndarray:
     if arr.shape != (n,) or not np.all(np.isfinite(arr)):
         raise DicomError(f"{path}: {tag} must have {n} finite values, got {value!r}")
     return arr
-
-
-def _positive(value: Any, path: Path, tag: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise DicomError(f"{path}: {tag} value {value!r} is not numeric") from None
-    if not np.isfinite(number) or number <= 0:
-        raise DicomError(f"{path}: {tag} must be > 0, got {number:g}")
-    return number
 
 
 def _optional_float(ds: Dataset, keyword: str) -> float | None:
