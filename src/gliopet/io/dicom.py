@@ -52,15 +52,15 @@ __all__ = [
 
 #: Largest difference between direction cosines of two slices still "the same orientation".
 ORIENTATION_TOLERANCE = 1e-4
-#: Relative deviation of one slice gap from the median gap still "uniform".
+#: Relative deviation of a slice gap from the smallest gap still "uniform".
 SPACING_RTOL = 0.01
 #: Smallest gap (mm) between two slice positions still "different positions".
 DUPLICATE_TOLERANCE_MM = 1e-3
 #: In-plane drift (mm, relative to slice spacing) of successive slice origins beyond which
 #: the stack is sheared (gantry tilt).
 SHEAR_RTOL = 0.01
-#: Refuse images with more voxels than this before allocating anything (~4 G voxels).
-MAX_VOXELS = 2**32
+#: Refuse images with more voxels than this before allocating anything (1 G voxels = 4 GB as float32).
+MAX_VOXELS = 2**30
 MAX_ROWS_COLUMNS = 2**14
 
 _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
