@@ -46,15 +46,17 @@ def _measure_one(job: dict[str, Any]) -> dict[str, Any]:
     """Measure one simulated patient (runs in a worker process)."""
     from .measure import measure_study_files
 
-    record = measure_study_files(job["pet"], ct=job["ct"], snapshot=job["snapshot"])
+    # Other time points (the 30 min scans) are measured with the 60 min scan's ROIs after registration.
+    timepoints = job.get("timepoints", {})
+    record = measure_study_files(job["pet"], ct=job["ct"], snapshot=job["snapshot"],
+                                 timepoints=list(timepoints.values()))
     out = {"patient_id": job["patient_id"], "snapshot": record.get("snapshot", "")}
     for column in MEASURED_COLUMNS:
         value = record.get(column)
         out[column] = "" if value is None else f"{value:.6g}"
-    for timepoint, pet in job.get("timepoints", {}).items():
-        extra = measure_study_files(pet, ct=job["ct"])
-        out[f"suvmax_{timepoint}min"] = f"{extra['suvmax']:.6g}"
-        out[f"tbr_max_to_bg_max_{timepoint}min"] = f"{extra['tbr_max_to_bg_max']:.6g}"
+    for minutes, other in zip(timepoints, record.get("timepoints", [])):
+        out[f"suvmax_{minutes}min"] = f"{other['suvmax']:.6g}"
+        out[f"tbr_max_to_bg_max_{minutes}min"] = f"{other['tbr_max_to_bg_max']:.6g}"
     return out
 
 
