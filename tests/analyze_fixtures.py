@@ -69,8 +69,19 @@ class SmallCohort:
     scan_times: dict      # patient_id -> scan times (min) the simulator used
 
 
+#: Built once per process: several test modules import these fixtures, and pytest would otherwise
+#: build a session fixture once per importing module.
+_BUILT: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def cohort(tmp_path_factory) -> SmallCohort:
+    if "cohort" not in _BUILT:
+        _BUILT["cohort"] = _build_cohort(tmp_path_factory)
+    return _BUILT["cohort"]
+
+
+def _build_cohort(tmp_path_factory) -> SmallCohort:
     from gliopet.simulate.cohort import patient_specs_like, read_like_csv, simulate_cohort
 
     base = tmp_path_factory.mktemp("analyze-cohort")
@@ -97,6 +108,12 @@ def cohort(tmp_path_factory) -> SmallCohort:
 @pytest.fixture(scope="session")
 def reference(cohort, tmp_path_factory):
     """The cohort analysed once: 1 local worker, SQLite. Returns (db path, summary, analysis rows)."""
+    if "reference" not in _BUILT:
+        _BUILT["reference"] = _build_reference(cohort, tmp_path_factory)
+    return _BUILT["reference"]
+
+
+def _build_reference(cohort, tmp_path_factory):
     from gliopet.analyze import run_analysis
     from gliopet.store import analysis_rows, open_store
 
