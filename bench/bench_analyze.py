@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cohort", type=Path, help="a simulated cohort like Table 2 (for the demo part)")
     parser.add_argument("--studies", type=int, default=16, help="studies in the scale part (default 16)")
     parser.add_argument("--out", type=Path, default=HERE / "_data" / "analyze")
-    args = parser.parse_args(argv if argv is not None else [a for a in sys.argv[1:] if a != "analyze"])
+    args = parser.parse_args([] if argv is None else argv)  # `python -m bench` calls main() with no arguments
     args.out.mkdir(parents=True, exist_ok=True)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
               "load_average": os.getloadavg()}
@@ -193,4 +193,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
