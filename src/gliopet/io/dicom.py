@@ -31,7 +31,9 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import pydicom
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
 
 from ..errors import DicomError, GeometryError
 from ..volume import Volume
@@ -68,6 +70,8 @@ _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 DECODE_THREADS = 2
 #: Values longer than this are not read when a file is parsed, only when used (the pixel data).
 DEFER_BYTES = 4096
+_PIXEL_DATA_TAG = 0x7FE00010
+_UNDEFINED_LENGTH = 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
@@ -163,13 +167,13 @@ def _scan(root: Path, *, progress: bool) -> dict[tuple[str, str], list[tuple[Pat
 
         iterator = tqdm(files, desc="scanning", unit="file", leave=False)
     for path in iterator:
-        if not is_dicom_file(path):
+        try:
+            ds = pydicom.dcmread(path, defer_size=DEFER_BYTES)
+        except InvalidDicomError:  # no 'DICM' marker: not a DICOM file, silently skipped
             ignored += 1
             continue
-        try:
-            ds = _read_header(path)
-        except DicomError as exc:
-            logger.warning("%s", exc)
+        except Exception as exc:  # noqa: BLE001 - pydicom raises many types on damaged headers
+            logger.warning("%s: unreadable DICOM header (%s); file ignored", path, type(exc).__name__)
             ignored += 1
             continue
         try:
@@ -589,7 +593,27 @@ def load_series_headers(path: str | Path, *, series_uid: str | None = None,
     return SeriesHeaders(info=info, frames=tuple(frames), affine=affine, normal=normal)
 
 
-def _native_pixels(ds: Dataset) -> np.ndarray | None:
+def _stored_pixel_bytes(path: Path, ds: Dataset) -> bytes:
+    """The stored (7FE0,0010) PixelData bytes of one file.
+
+    When the parse deferred them (native pixel data of defined length), they are read straight from
+    the file at the recorded offset and not kept in the header, so headers stay small.
+    """
+    element = ds.get_item(_PIXEL_DATA_TAG, keep_deferred=True)
+    if element is None:
+        raise DicomError(f"{path}: (7FE0,0010) PixelData is missing")
+    if (isinstance(element, RawDataElement) and element.value is None and element.value_tell is not None
+            and element.length != _UNDEFINED_LENGTH):
+        with open(path, "rb") as fh:
+            fh.seek(element.value_tell)
+            data = fh.read(element.length)
+        if len(data) != element.length:
+            raise DicomError(f"{path}: (7FE0,0010) PixelData is truncated ({len(data)} of {element.length} bytes)")
+        return data
+    return ds.PixelData
+
+
+def _native_pixels(ds: Dataset, raw: bytes) -> np.ndarray | None:
     """Uncompressed little-endian pixels as a view on the stored bytes, or None if another path is needed."""
     ts = ds.file_meta.TransferSyntaxUID
     if ts.is_compressed or not ts.is_little_endian:
@@ -601,7 +625,6 @@ def _native_pixels(ds: Dataset) -> np.ndarray | None:
     dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
     frames = int(_numbers(ds, "NumberOfFrames") or 1)
     rows, columns = _uint(ds, "Rows"), _uint(ds, "Columns")
-    raw = ds.PixelData
     expected = frames * rows * columns * dtype.itemsize
     if len(raw) < expected:
         raise DicomError(f"{ds.filename}: (7FE0,0010) PixelData holds {len(raw)} bytes, "
@@ -611,10 +634,8 @@ def _native_pixels(ds: Dataset) -> np.ndarray | None:
 
 def _decode(path: Path, ds: Dataset) -> tuple[np.ndarray, bytes]:
     """Stored pixel values ``[frame, row, column]`` of one file, and its stored pixel bytes."""
-    if "PixelData" not in ds:
-        raise DicomError(f"{path}: (7FE0,0010) PixelData is missing")
-    raw = ds.PixelData
-    pixels = _native_pixels(ds)
+    raw = _stored_pixel_bytes(path, ds)
+    pixels = _native_pixels(ds, raw)
     if pixels is None:
         pixels = ds.pixel_array
     if pixels.ndim == 2:
