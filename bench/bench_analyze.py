@@ -12,7 +12,7 @@
 
     gliopet simulate cohort --like src/gliopet/data/reference/table2-published.csv \
         --out /tmp/demo29 --seed 2019 --workers 2
-    python -m bench.bench_analyze --cohort /tmp/demo29 --studies 40 --out /tmp/bench-analyze
+    python -m bench.bench_analyze --cohort /tmp/demo29 --studies 1000 --small 100 --out /tmp/bench-analyze
 
 (``python -m bench analyze`` runs the scale part only, with a 2-patient cohort it simulates and 16 studies.)
 """
@@ -24,6 +24,7 @@ import csv
 import json
 import os
 import platform
+import shutil
 import sys
 import threading
 import time
@@ -109,16 +110,31 @@ def demo(cohort: Path, out: Path, workers: int = 2) -> dict:
 def make_scaled(sources: list[Path], n_studies: int, root: Path, clinical_row: dict) -> tuple[Path, Path]:
     """``n_studies`` studies cloned from ``sources`` (patient folders), and their clinical CSV."""
     sys.path.insert(0, str(REPO / "tests"))
-    from analyze_fixtures import clone_study, write_clinical
+    from analyze_fixtures import write_clinical
+
+    from concurrent.futures import ProcessPoolExecutor
 
     tree = root / f"scaled-{n_studies}"
-    rows = []
+    rows, todo = [], []
     for i in range(n_studies):
         pid = f"S{i:05d}"
         rows.append({**clinical_row, "patient_id": pid})
         if not (tree / pid).exists():
-            clone_study(sources[i % len(sources)], tree / pid, pid, series=("PET_60min", "CT"))
+            todo.append((sources[i % len(sources)], tree / pid, pid))
+    with ProcessPoolExecutor(max_workers=2) as pool:  # cloning is pydicom parsing: CPU-bound
+        list(pool.map(_clone, todo, chunksize=8))
     return tree, write_clinical(root / f"scaled-{n_studies}.csv", rows)
+
+
+def _clone(job: tuple[Path, Path, str]) -> None:
+    sys.path.insert(0, str(REPO / "tests"))
+    from analyze_fixtures import clone_study
+
+    src, dst, pid = job
+    partial = dst.with_name(f".{dst.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    clone_study(src, partial, pid, series=("PET_60min", "CT"))
+    partial.rename(dst)  # a study is in the tree whole or not at all
 
 
 def scale_run(tree: Path, clinical: Path, db: Path, *, workers: int | None = None, dask: bool = False) -> dict:
@@ -145,9 +161,9 @@ def scale_run(tree: Path, clinical: Path, db: Path, *, workers: int | None = Non
             "worker_peak_mb": round(memory.worker_peak_mb())}
 
 
-def scale(sources: list[Path], clinical_row: dict, n_studies: int, out: Path) -> list[dict]:
+def scale(sources: list[Path], clinical_row: dict, n_studies: int, out: Path, small: int | None = None) -> list[dict]:
     results = []
-    small = max(2, n_studies // 4)
+    small = small or max(2, n_studies // 4)
     for n in (small, n_studies):
         tree, clinical = make_scaled(sources, n, out, clinical_row)
         for kwargs in ({"workers": 1}, {"workers": 2}, {"dask": True}):
@@ -173,8 +189,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cohort", type=Path, help="a simulated cohort like Table 2 (for the demo part)")
     parser.add_argument("--studies", type=int, default=16, help="studies in the scale part (default 16)")
+    parser.add_argument("--small", type=int, help="the smaller cohort size for the memory comparison "
+                                                  "(default: a quarter of --studies)")
     parser.add_argument("--out", type=Path, default=HERE / "_data" / "analyze")
-    args = parser.parse_args([] if argv is None else argv)  # `python -m bench` calls main() with no arguments
+    args = parser.parse_args(argv)  # None: sys.argv[1:] (`python -m bench analyze ARGS` sets sys.argv)
     args.out.mkdir(parents=True, exist_ok=True)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
               "load_average": os.getloadavg()}
@@ -186,11 +204,11 @@ def main(argv: list[str] | None = None) -> None:
     with open(source / "clinical.csv", newline="") as fh:
         row = next(csv.DictReader(fh))
     row["visual"] = "positive"
-    report["scale"] = scale(sources, row, args.studies, args.out)
+    report["scale"] = scale(sources, row, args.studies, args.out, args.small)
     report["load_average_after"] = os.getloadavg()
     (args.out / "bench-analyze.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
