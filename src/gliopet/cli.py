@@ -152,10 +152,12 @@ def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: b
 
 @main.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--clinical", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--db", "db_url")
-@click.option("--workers", type=int)
-@click.option("--scheduler")
+@click.option("--clinical", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Clinical CSV, one row per patient (DESIGN.md schema).")
+@click.option("--db", "db_url", help="Store: sqlite:///FILE, a SQLite file, or postgresql://... "
+                                     "[default: gliopet.sqlite here]")
+@click.option("--workers", type=int, help="Local worker processes [default: CPU cores].")
+@click.option("--scheduler", help="Dask scheduler address (tcp://HOST:PORT): run on that cluster.")
 @click.option("--skip-invalid", is_flag=True, help="Import the clinical CSV's valid rows; name the skipped ones.")
 @click.option("--redo", is_flag=True, help="Measure studies already stored as done again.")
 def analyze(directory: Path, clinical: Path, db_url: str | None, workers: int | None,
