@@ -20,14 +20,13 @@ Value parsing is shared with :mod:`gliopet.stats.cohort` (the analysis CSV).
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from .errors import InputError
-from .stats.cohort import CHOICES, MAX_CSV_BYTES, _parse_choice, _parse_date, _parse_number
+from .stats.cohort import CHOICES, _parse_choice, _parse_date, _parse_number, read_numbered_csv
 
 logger = logging.getLogger(__name__)
 
@@ -200,26 +199,5 @@ def read_clinical_csv(path: str | Path, *, skip_invalid: bool = False) -> Clinic
     InputError
         The file cannot be read, is not CSV, or fails :func:`parse_clinical_rows`.
     """
-    p = Path(path)
-    source = p.name
-    try:
-        if p.stat().st_size > MAX_CSV_BYTES:
-            raise InputError(f"{source}: larger than the {MAX_CSV_BYTES} bytes a clinical CSV may have")
-        with p.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, strict=True)
-            try:
-                header = next(reader)
-            except StopIteration:
-                raise InputError(f"{source}: the file is empty (no header)") from None
-            numbered: list[tuple[int, list[str]]] = []
-            start = reader.line_num + 1
-            for cells in reader:
-                numbered.append((start, cells))
-                start = reader.line_num + 1
-    except OSError as exc:
-        raise InputError(f"{source}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{source}: not UTF-8 text") from None
-    except csv.Error as exc:
-        raise InputError(f"{source}: not a valid CSV ({exc})") from None
+    source, header, numbered = read_numbered_csv(path, what="a clinical CSV")
     return parse_clinical_rows(header, numbered, source=source, skip_invalid=skip_invalid)

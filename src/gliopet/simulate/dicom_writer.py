@@ -360,6 +360,29 @@ def write_pet_series(volume_bq_per_ml: Volume, out_dir: Path, *, patient: Patien
     return paths
 
 
+def _image_slice(sop_class: str, k: int, *, patient: PatientInfo, study: StudyInfo, modality: str,
+                 manufacturer: str, model: str, series_uid: str, series_number: int, description: str,
+                 acquisition: datetime, image_type: list[str]) -> Dataset:
+    """Slice ``k`` of a single-frame CT or MR series: identity, study, series and acquisition attributes."""
+    sop_uid = deterministic_uid(series_uid, "slice", str(k))
+    ds = Dataset()
+    ds.file_meta = _file_meta(sop_class, sop_uid)
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = sop_uid
+    _common(ds, patient=patient, study=study, modality=modality, manufacturer=manufacturer, model=model,
+            series_uid=series_uid, series_number=series_number, description=description,
+            series_time=acquisition)
+    ds.ImageType = image_type
+    ds.AcquisitionDate = _da(acquisition)
+    ds.AcquisitionTime = _time(acquisition)
+    ds.ContentDate = _da(acquisition)
+    ds.ContentTime = _time(acquisition)
+    ds.AcquisitionNumber = 1
+    ds.InstanceNumber = k + 1
+    ds.PatientOrientation = ""
+    return ds
+
+
 def write_ct_series(volume_hu: Volume, out_dir: Path, *, patient: PatientInfo, study: StudyInfo,
                     series_uid: str, series_number: int, acquisition: datetime,
                     description: str = "CT Brain 3.0 H31s", kvp: float = 130.0,
@@ -372,22 +395,10 @@ def write_ct_series(volume_hu: Volume, out_dir: Path, *, patient: PatientInfo, s
     out_dir = Path(out_dir)
     paths = []
     for k in range(hu.shape[0]):
-        sop_uid = deterministic_uid(series_uid, "slice", str(k))
-        ds = Dataset()
-        ds.file_meta = _file_meta(CT_IMAGE_STORAGE, sop_uid)
-        ds.SOPClassUID = CT_IMAGE_STORAGE
-        ds.SOPInstanceUID = sop_uid
-        _common(ds, patient=patient, study=study, modality="CT", manufacturer=manufacturer, model=model,
-                series_uid=series_uid, series_number=series_number, description=description,
-                series_time=acquisition)
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.AcquisitionDate = _da(acquisition)
-        ds.AcquisitionTime = _time(acquisition)
-        ds.ContentDate = _da(acquisition)
-        ds.ContentTime = _time(acquisition)
-        ds.AcquisitionNumber = 1
-        ds.InstanceNumber = k + 1
-        ds.PatientOrientation = ""
+        ds = _image_slice(CT_IMAGE_STORAGE, k, patient=patient, study=study, modality="CT",
+                          manufacturer=manufacturer, model=model, series_uid=series_uid,
+                          series_number=series_number, description=description, acquisition=acquisition,
+                          image_type=["ORIGINAL", "PRIMARY", "AXIAL"])
         ds.KVP = f"{kvp:g}"
         ds.Exposure = int(round(exposure_mas))
         ds.ConvolutionKernel = "H31s"
@@ -416,22 +427,10 @@ def write_mr_series(volume: Volume, out_dir: Path, *, patient: PatientInfo, stud
     out_dir = Path(out_dir)
     paths = []
     for k in range(data.shape[0]):
-        sop_uid = deterministic_uid(series_uid, "slice", str(k))
-        ds = Dataset()
-        ds.file_meta = _file_meta(MR_IMAGE_STORAGE, sop_uid)
-        ds.SOPClassUID = MR_IMAGE_STORAGE
-        ds.SOPInstanceUID = sop_uid
-        _common(ds, patient=patient, study=study, modality="MR", manufacturer=manufacturer, model=model,
-                series_uid=series_uid, series_number=series_number, description=description,
-                series_time=acquisition)
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
-        ds.AcquisitionDate = _da(acquisition)
-        ds.AcquisitionTime = _time(acquisition)
-        ds.ContentDate = _da(acquisition)
-        ds.ContentTime = _time(acquisition)
-        ds.AcquisitionNumber = 1
-        ds.InstanceNumber = k + 1
-        ds.PatientOrientation = ""
+        ds = _image_slice(MR_IMAGE_STORAGE, k, patient=patient, study=study, modality="MR",
+                          manufacturer=manufacturer, model=model, series_uid=series_uid,
+                          series_number=series_number, description=description, acquisition=acquisition,
+                          image_type=["ORIGINAL", "PRIMARY", "OTHER"])
         ds.ScanningSequence = "IR" if inversion_time_ms else ("GR" if echo_time_ms < 10 else "SE")
         ds.SequenceVariant = "SK"
         ds.ScanOptions = ""

@@ -55,6 +55,7 @@ __all__ = [
     "NUMERIC_COLUMNS",
     "MEASURE_COLUMNS",
     "GRADES",
+    "read_numbered_csv",
     "Cohort",
     "parse_cohort_rows",
     "read_cohort_csv",
@@ -257,20 +258,22 @@ def parse_cohort_rows(header: list[str], rows: Iterable[tuple[int, list[str]]], 
     return Cohort(source=source, columns=tuple(columns), rows=tuple(parsed))
 
 
-def read_cohort_csv(path: str | Path) -> Cohort:
-    """Read and validate a cohort CSV (UTF-8, optional BOM, comma-separated).
+def read_numbered_csv(path: str | Path, *, what: str) -> tuple[str, list[str], list[tuple[int, list[str]]]]:
+    """A CSV file's name, header and rows, each row with the file line it starts on.
+
+    ``what`` names the kind of file in the error messages ("a cohort CSV").
 
     Raises
     ------
     InputError
-        The file cannot be read or any check of :func:`parse_cohort_rows` fails.
+        Larger than :data:`MAX_CSV_BYTES`, unreadable, not UTF-8, not CSV, or empty.
     """
     p = Path(path)
     source = p.name
     try:
         size = p.stat().st_size
         if size > MAX_CSV_BYTES:
-            raise InputError(f"{source}: {size} bytes is larger than the {MAX_CSV_BYTES} bytes a cohort CSV may have")
+            raise InputError(f"{source}: {size} bytes is larger than the {MAX_CSV_BYTES} bytes {what} may have")
         with p.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh, strict=True)
             try:
@@ -288,5 +291,17 @@ def read_cohort_csv(path: str | Path) -> Cohort:
         raise InputError(f"{source}: not UTF-8 text") from None
     except csv.Error as exc:
         raise InputError(f"{source}: not a valid CSV ({exc})") from None
+    return source, header, numbered
+
+
+def read_cohort_csv(path: str | Path) -> Cohort:
+    """Read and validate a cohort CSV (UTF-8, optional BOM, comma-separated).
+
+    Raises
+    ------
+    InputError
+        The file cannot be read or any check of :func:`parse_cohort_rows` fails.
+    """
+    source, header, numbered = read_numbered_csv(path, what="a cohort CSV")
     logger.info("read %d rows from %s", len(numbered), source)
     return parse_cohort_rows(header, numbered, source=source)
