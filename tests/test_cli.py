@@ -29,9 +29,16 @@ def test_version():
     assert out.stdout.strip() == f"gliopet, version {__version__}"
 
 
-@pytest.mark.parametrize("argv", [["serve", "--db", "sqlite://"]])
-def test_unbuilt_command_says_so_and_exits_2(argv):
+@pytest.mark.parametrize("command", ["serve", "deid", "export"])
+def test_unbuilt_command_says_so_and_exits_2(command, tmp_path):
+    out_dir = tmp_path / "out"
+    argv = {"serve": ["serve", "--db", "sqlite://"], "deid": ["deid", str(tmp_path), str(out_dir)],
+            "export": ["export", "SR", "--db", "sqlite://", "--out", str(out_dir)]}[command]
     out = run(*argv)
     assert out.returncode == 2
     assert "not built yet" in out.stderr
     assert out.stdout == ""
+    assert not out_dir.exists()  # nothing written
+    # the command list says so too, so nobody takes it for a working command
+    listing = run("--help").stdout
+    assert any(line.split()[:1] == [command] and "not built yet" in line for line in listing.splitlines())

@@ -226,7 +226,7 @@ def report(csv: Path | None, db_url: str | None, out_file: Path, figures_dir: Pa
 @main.command()
 @click.option("--db", "db_url", required=True)
 def serve(db_url: str) -> None:
-    """Blinded reading web app."""
+    """Blinded reading web app (not built yet)."""
     _not_built("serve", "blinded reading web app")
 
 
@@ -264,7 +264,7 @@ def qc(batch: Path, as_json: bool, certificate: Path | None, out_dir: Path | Non
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
 def deid(src: Path, dst: Path) -> None:
-    """De-identify a DICOM tree."""
+    """De-identify a DICOM tree (not built yet)."""
     _not_built("deid", "de-identification")
 
 
@@ -306,7 +306,7 @@ def simulate(what: str, like: Path | None, out_dir: Path, seed: int, n_patients:
 @click.option("--db", "db_url", required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 def export(kind: str, db_url: str, out_dir: Path) -> None:
-    """DICOM SEG of the ROIs, SR TID 1500 of the values."""
+    """DICOM SEG of the ROIs, SR TID 1500 (not built yet)."""
     _not_built("export", "DICOM SEG / SR export")
 
 
