@@ -48,3 +48,48 @@ def test_mri_drawn_mask_measured_on_the_pet(tmp_path):
     assert record["suvmax"] == pytest.approx(3.0, rel=1e-6)
     assert np.linalg.norm(np.array(record["lesion"]["centre_lps_mm"]) - true_point(p2m, LESION_RAS)) < 3 + 4.4
     assert record["inputs"]["mri"].endswith("t1.nii.gz")
+
+
+def test_snapshot_draws_the_registered_mri_beneath_the_pet(tmp_path):
+    import matplotlib.image
+
+    from gliopet.io.nifti import read_nifti
+    from gliopet.snapshot import mri_plane
+
+    pet, ct, p2m = synthetic_head(**POSE, lesion_mni_ras=LESION_RAS)
+    _, _, p2m_mri = synthetic_head(**MRI_POSE)
+    mri_grid = grid((60, 150, 130), (1.5, 1.5, 3.0), MRI_POSE["translation_mm"])
+    t1 = mri_grid.with_array(resample_to(load_mni152(2).t1, mri_grid, reference_to_volume=p2m_mri))
+    for name, volume in (("pet.nii.gz", pet), ("ct.nii.gz", ct), ("t1.nii.gz", t1)):
+        write_nifti(volume, tmp_path / name)
+    x, y, z = CENTRUM_SEMIOVALE_MNI_RAS_MM
+    bg = ",".join(f"{v:.2f}" for v in true_point(p2m, (-x, y, z)))
+    lesion = ",".join(f"{v:.2f}" for v in true_point(p2m, LESION_RAS))
+    args = ["measure", str(tmp_path / "pet.nii.gz"), "--ct", str(tmp_path / "ct.nii.gz"), "--lesion", lesion,
+            "--background", bg, "--json"]
+    # an MRI with nothing to carry and nothing to draw is refused, naming the option
+    refused = CliRunner().invoke(main, [*args, "--mri", str(tmp_path / "t1.nii.gz")])
+    assert refused.exit_code == 2 and "--mri" in refused.stderr
+    plain = CliRunner().invoke(main, [*args, "--snapshot", str(tmp_path / "plain.png")])
+    result = CliRunner().invoke(main, [*args, "--mri", str(tmp_path / "t1.nii.gz"),
+                                       "--snapshot", str(tmp_path / "with_mri.png")])
+    assert plain.exit_code == 0 and result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    angle = np.degrees(np.arccos((np.trace(rotation(8, -4, 3)) - 1) / 2))
+    assert record["mri_registration"]["fixed"] == "ct"
+    assert record["mri_registration"]["rotation_deg"] == pytest.approx(angle, abs=1.0)
+    # a second row of panels: the figure is 5.8 inches a row at 110 dpi
+    assert matplotlib.image.imread(tmp_path / "plain.png").shape[0] == round(5.8 * 110)
+    assert matplotlib.image.imread(tmp_path / "with_mri.png").shape[0] == round(2 * 5.8 * 110)
+    # the MRI drawn on the lesion slice is the MRI where the PET is: against the true PET-to-MRI
+    # mapping (PET patient -> MNI -> MRI patient), the drawn plane correlates almost perfectly
+    pet_read = read_nifti(tmp_path / "pet.nii.gz")
+    k = record["lesion"]["slice_index"]
+    drawn = mri_plane(pet_read, t1, np.array(record["mri_registration"]["pet_to_mri_lps"]), k)
+    truth = mri_plane(pet_read, t1, np.linalg.inv(p2m_mri) @ p2m, k)
+    inside = truth > 0
+    assert inside.sum() > 1000
+    assert np.corrcoef(drawn[inside], truth[inside])[0, 1] > 0.95
+    # and a wrong mapping (no registration: the identity) would not pass that check
+    unregistered = mri_plane(pet_read, t1, np.eye(4), k)
+    assert np.corrcoef(unregistered[inside], truth[inside])[0, 1] < 0.9

@@ -130,7 +130,8 @@ def suv(series: Path, as_json: bool) -> None:
 @click.option("--suv-type", default="bw", show_default=True,
               type=click.Choice(["bw", "lbm_janmahasatian", "bsa", "ibw"]), help="SUV normalisation (DICOM PET).")
 @click.option("--mri", type=click.Path(exists=True, path_type=Path),
-              help="The MRI the --lesion MASK was drawn on (registered to the CT, else the PET).")
+              help="An MRI registered to the CT (else the PET): carries the --lesion MASK drawn on it, "
+                   "and is drawn beneath the PET/CT in --snapshot.")
 @click.option("--timepoint", "timepoints", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Another PET of the patient (e.g. 30 min p.i.), measured with the same ROIs. Repeatable.")
 def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: bool, snapshot: Path | None,

@@ -4,7 +4,8 @@
    the package): one PET/CT study per patient, 68Ga-Pentixafor, OSEM, DICOM.
 2. Inspect the DICOM tree and compute each PET's SUV factor from its headers.
 3. Measure every patient (automatic lesion and contralateral centrum
-   semiovale background), drawing a snapshot of both ROIs.
+   semiovale background), drawing a snapshot of both ROIs; for the patients
+   of the study's figures, with their registered T1 MRI beneath.
 4. Write the analysis CSV (clinical columns + measured columns), then the
    statistics, the HTML and PDF report.
 5. Check the example 68Ga-Pentixafor batch record for release and write its
@@ -17,6 +18,7 @@ was made visible or not): the blinded reading app is a later capability.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import os
@@ -33,6 +35,9 @@ logger = logging.getLogger(__name__)
 __all__ = ["run_demo", "MEASURED_COLUMNS", "DEFAULT_SEED"]
 
 DEFAULT_SEED = 2019
+#: Patients of the study's Table 2 shown in its Figures 1 to 3 (PET/CT beside MRI): simulated with
+#: T1, T2 and FLAIR MRI, and their snapshots show the registered T1 beneath the PET/CT.
+FIGURE_PATIENTS = ("29", "22", "13")
 #: The measured columns DESIGN.md adds to the clinical CSV.
 MEASURED_COLUMNS = ["suvmax", "suvmean_1cm", "suvpeak", "btv_ml", "bg_suvmax", "bg_suvmean",
                     "tbr_max_to_bg_max", "tbr_max_to_bg_mean", "tbr_mean_to_bg_mean"]
@@ -48,7 +53,7 @@ def _measure_one(job: dict[str, Any]) -> dict[str, Any]:
 
     # Other time points (the 30 min scans) are measured with the 60 min scan's ROIs after registration.
     timepoints = job.get("timepoints", {})
-    record = measure_study_files(job["pet"], ct=job["ct"], snapshot=job["snapshot"],
+    record = measure_study_files(job["pet"], ct=job["ct"], snapshot=job["snapshot"], mri=job.get("mri"),
                                  timepoints=list(timepoints.values()))
     out = {"patient_id": job["patient_id"], "snapshot": record.get("snapshot", "")}
     for column in MEASURED_COLUMNS:
@@ -71,6 +76,8 @@ def _jobs(cohort_root: Path, truth_csv: Path, measure_dir: Path) -> list[dict[st
                 job["pet"] = str(pet)
                 job["ct"] = str(pet.parent / "CT")
                 job["snapshot"] = str(measure_dir / f"{row['patient_id']}.png")
+                if (pet.parent / "MR_T1").is_dir():  # drawn beside the PET/CT, as in the study's figures
+                    job["mri"] = str(pet.parent / "MR_T1")
             else:
                 job["timepoints"][str(int(float(row["scan_time_min"])))] = str(pet)
     return list(by_patient.values())
@@ -121,7 +128,8 @@ def run_demo(out_dir: str | Path, *, n_patients: int | None = None, workers: int
         if n_patients < 1:
             raise InputError(f"--patients must be >= 1, got {n_patients}")
         rows = rows[:n_patients]
-    specs = patient_specs_like(rows, seed=seed)
+    specs = [dataclasses.replace(spec, with_mr=spec.source_patient_id in FIGURE_PATIENTS)
+             for spec in patient_specs_like(rows, seed=seed)]
     cohort = simulate_cohort(specs, out_dir / "dicom", seed=seed, workers=workers)
     yield f"simulated {len(cohort.patients)} patients (PET/CT DICOM): {cohort.root}"
 

@@ -166,8 +166,9 @@ def measure_study_files(pet_path: str | Path, *, ct: str | Path | None = None, l
     ct_volume = read_ct(ct) if ct is not None else None
     mri_volume = None
     if mri is not None:
-        if not isinstance(lesion_spec, Volume):
-            raise InputError(f"--mri {mri}: an MRI is used only to carry a lesion mask drawn on it (--lesion MASK)")
+        if not isinstance(lesion_spec, Volume) and snapshot is None:
+            raise InputError(f"--mri {mri}: an MRI carries a lesion mask drawn on it (--lesion MASK) or is drawn "
+                             "beside the PET in --snapshot; give one of them")
         mri_volume = read_mri(mri)
     if not timepoints:
         measurement = measure_pet(pet, ct=ct_volume, lesion=lesion_spec, background=background_spec,
@@ -179,7 +180,7 @@ def measure_study_files(pet_path: str | Path, *, ct: str | Path | None = None, l
         from ._timepoints import measure_timepoints
 
         mri_extra = {}
-        if mri_volume is not None:
+        if mri_volume is not None and isinstance(lesion_spec, Volume):
             lesion_spec, registration = mri_mask_to_pet(lesion_spec, mri=mri_volume, pet=pet, ct=ct_volume,
                                                         mri_name=str(mri), pet_name=str(pet_path))
             mri_extra = {"mri_registration": registration}
@@ -202,7 +203,15 @@ def measure_study_files(pet_path: str | Path, *, ct: str | Path | None = None, l
     if snapshot is not None:
         from ..snapshot import write_snapshot
 
-        write_snapshot(snapshot, pet, measurement, ct=ct_volume, title=Path(pet_path).name)
+        pet_to_mri = None
+        if mri_volume is not None:
+            if "mri_registration" not in record:  # the MRI is only drawn: register it for the figure
+                from ._study import register_mri
+
+                record["mri_registration"] = register_mri(mri_volume, pet=pet, ct=ct_volume, mri_name=str(mri))
+            pet_to_mri = np.array(record["mri_registration"]["pet_to_mri_lps"])
+        write_snapshot(snapshot, pet, measurement, ct=ct_volume, mri=mri_volume, pet_to_mri=pet_to_mri,
+                       mri_label=Path(mri).name if mri is not None else "MRI", title=Path(pet_path).name)
         record["snapshot"] = str(snapshot)
     return record
 

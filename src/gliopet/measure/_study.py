@@ -23,6 +23,7 @@ __all__ = [
     "lesion_voi",
     "measure_pet",
     "mri_mask_to_pet",
+    "register_mri",
 ]
 
 #: ``--lesion X,Y,Z``: the hottest voxel within this distance of the point is the lesion's.
@@ -177,16 +178,32 @@ def mri_mask_to_pet(mask: Volume, *, mri: Volume, pet: Volume, ct: Volume | None
     registration : dict
         ``fixed`` (ct|pet), ``rotation_deg``, ``metric``, ``pet_to_mri_lps`` (4x4).
     """
-    from ..brain import register_rigid, resample_to
+    from ..brain import resample_to
+
+    registration = register_mri(mri, pet=pet, ct=ct, mri_name=mri_name)
+    values = mask.with_array((np.asarray(mask.array) > 0.5).astype(np.float32))
+    pet_to_mri = np.array(registration["pet_to_mri_lps"])
+    on_pet = resample_to(values, pet, reference_to_volume=pet_to_mri, order=0) > 0.5
+    if not on_pet.any():
+        raise MeasurementError(f"{mri_name}: the lesion mask falls outside {pet_name} after registration")
+    return on_pet, registration
+
+
+def register_mri(mri: Volume, *, pet: Volume, ct: Volume | None = None, mri_name: str = "MRI") -> dict:
+    """Rigid mutual-information fit of an MRI to the PET/CT: to the CT when there is one, else the PET.
+
+    Returns
+    -------
+    dict
+        ``fixed`` (ct|pet), ``rotation_deg``, ``metric`` and ``pet_to_mri_lps``
+        (4x4 list: LPS mm of the PET/CT frame to the MRI's).
+    """
+    from ..brain import register_rigid
 
     fixed, fixed_kind = (ct, "ct") if ct is not None else (pet, "pet")
     fit = register_rigid(fixed, mri, fixed_name=fixed_kind.upper(), moving_name=mri_name)
-    values = mask.with_array((np.asarray(mask.array) > 0.5).astype(np.float32))
-    on_pet = resample_to(values, pet, reference_to_volume=fit.fixed_to_moving, order=0) > 0.5
-    if not on_pet.any():
-        raise MeasurementError(f"{mri_name}: the lesion mask falls outside {pet_name} after registration")
-    return on_pet, {"fixed": fixed_kind, "rotation_deg": round(fit.rotation_deg(), 3),
-                    "metric": round(fit.metric, 5), "pet_to_mri_lps": np.round(fit.fixed_to_moving, 5).tolist()}
+    return {"fixed": fixed_kind, "rotation_deg": round(fit.rotation_deg(), 3),
+            "metric": round(fit.metric, 5), "pet_to_mri_lps": np.round(fit.fixed_to_moving, 5).tolist()}
 
 
 def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", background: Any = "auto",
