@@ -76,7 +76,7 @@ def _jobs(cohort_root: Path, truth_csv: Path, measure_dir: Path) -> list[dict[st
                 job["pet"] = str(pet)
                 job["ct"] = str(pet.parent / "CT")
                 job["snapshot"] = str(measure_dir / f"{row['patient_id']}.png")
-                if (pet.parent / "MR_T1").is_dir():  # drawn beside the PET/CT, as in the study's figures
+                if (pet.parent / "MR_T1").is_dir():  # drawn beneath the PET/CT, as in the study's figures
                     job["mri"] = str(pet.parent / "MR_T1")
             else:
                 job["timepoints"][str(int(float(row["scan_time_min"])))] = str(pet)

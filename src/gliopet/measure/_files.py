@@ -168,7 +168,7 @@ def measure_study_files(pet_path: str | Path, *, ct: str | Path | None = None, l
     if mri is not None:
         if not isinstance(lesion_spec, Volume) and snapshot is None:
             raise InputError(f"--mri {mri}: an MRI carries a lesion mask drawn on it (--lesion MASK) or is drawn "
-                             "beside the PET in --snapshot; give one of them")
+                             "beneath the PET/CT in --snapshot; give one of them")
         mri_volume = read_mri(mri)
     if not timepoints:
         measurement = measure_pet(pet, ct=ct_volume, lesion=lesion_spec, background=background_spec,
