@@ -101,3 +101,24 @@ def test_directory_of_non_dicom_files(tmp_path):
     out = run_cli("suv", tmp_path)
     assert out.returncode == 2
     assert "no DICOM image files found" in out.stderr
+
+
+@pytest.mark.parametrize("damage", [
+    (b"\x28\x00\x10\x00US\x02\x00", b"\x28\x00\x10\x00US\x03\x00"),  # (0028,0010) Rows: 3 bytes for a US
+    (b"\x28\x00\x10\x00US", b"\x28\x00\x10\x00TS"),                  # (0028,0010) Rows: an unknown VR 'TS'
+])
+def test_damaged_summary_attribute_is_a_clean_error(tmp_path, good_series, damage):
+    # Found by test_random_byte_damage: values are converted lazily, so the damage surfaced only
+    # when the series summary read Rows, as a pydicom exception instead of our error.
+    for src in sorted(good_series.iterdir()):
+        (tmp_path / src.name).write_bytes(src.read_bytes())
+    target = sorted(tmp_path.iterdir())[0]
+    raw = target.read_bytes()
+    assert raw.count(damage[0]) == 1  # the fixture holds the element as expected (explicit VR little endian)
+    target.write_bytes(raw.replace(damage[0], damage[1]))
+    _read_everything(tmp_path)
+    # the command line: no traceback (exit 1); the damaged file is named and set aside, and the
+    # rest of the series (here the other slice) is read
+    out = run_cli("suv", tmp_path)
+    assert out.returncode == 0 and "Traceback" not in out.stderr
+    assert f"{target}: damaged DICOM header" in out.stderr

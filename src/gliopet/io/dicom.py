@@ -154,6 +154,10 @@ def _read_header(path: Path) -> Dataset:
         raise DicomError(f"{path}: unreadable DICOM header ({type(exc).__name__})") from None
 
 
+#: The attributes a series summary (:class:`SeriesInfo`) reads from each file.
+_SUMMARY_KEYWORDS = ("Modality", "SeriesNumber", "SeriesDescription", "Rows", "Columns", "NumberOfFrames")
+
+
 def _scan(root: Path, *, progress: bool) -> dict[tuple[str, str], list[tuple[Path, Dataset]]]:
     """Parse every DICOM image file under ``root`` once, grouped by (study UID, series UID)."""
     if not root.exists():
@@ -181,6 +185,8 @@ def _scan(root: Path, *, progress: bool) -> dict[tuple[str, str], list[tuple[Pat
             is_image = sop_class != _DICOMDIR_SOP_CLASS and "Rows" in ds
             study = _text(ds, "StudyInstanceUID")
             series = _text(ds, "SeriesInstanceUID")
+            for keyword in _SUMMARY_KEYWORDS:  # convert now what _info reads, so damage surfaces here
+                ds.get(keyword)
         except Exception as exc:  # noqa: BLE001 - values are parsed lazily; damage surfaces here
             logger.warning("%s: damaged DICOM header (%s); file ignored", path, type(exc).__name__)
             ignored += 1
