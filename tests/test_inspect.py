@@ -75,3 +75,28 @@ def test_inspect_checks_the_dose_against_the_radiopharmacy_record(tmp_path, dico
     text = run_cli("inspect", tmp_path, "--batch", BATCH).stdout
     assert ("dose check: FLAGGED" in text) is flagged
     assert "P01" not in text  # the subject is matched, never printed
+
+
+@pytest.mark.parametrize("dicom_dose_bq, flagged", [(167.76e6, False), (180e6, True)])
+def test_report_lists_the_injection_checks(tmp_path, dicom_dose_bq, flagged):
+    published = BATCH.parents[2] / "reference" / "table2-published.csv"
+    header = {**pet_header(dose_bq=dicom_dose_bq, start_datetime="20260314084500", series_date="20260314",
+                           series_time="094500", acq_time="094500"), "PatientID": "P01"}
+    write_series(tmp_path / "dicom" / "pet", np.ones((2, 4, 4), np.int16), header=header)
+    out = tmp_path / "out"
+    out.mkdir()
+    # --dicom and --batch go together: refused alone, nothing written
+    alone = run_cli("report", published, "--out", out / "r.html", "--dicom", tmp_path / "dicom")
+    assert alone.returncode == 2 and list(out.iterdir()) == []
+    res = run_cli("report", published, "--out", out / "r.html", "--dicom", tmp_path / "dicom", "--batch", BATCH)
+    assert res.returncode == 0, res.stderr
+    html = (out / "r.html").read_text(encoding="utf-8")
+    section = html[html.index('<section id="injections">'):]
+    section = section[:section.index("</section>")]
+    # recorded 180 * 2**(-300/4062.6) - 3.1 * 2**(300/4062.6) MBq at 08:45, the DICOM's dose at the same time
+    recorded = 180 * 2 ** (-300 / 4062.6) - 3.1 * 2 ** (300 / 4062.6)
+    difference = 100 * (dicom_dose_bq / 1e6 - recorded) / recorded
+    assert "<td>P01</td>" in section
+    assert f"{difference:+.1f} %" in section
+    assert ("FLAGGED" in section) is flagged and ("<td>ok</td>" in section) is not flagged
+    assert "P01" not in res.stderr  # matched and listed in the report, never logged

@@ -210,18 +210,31 @@ def stats(csv: Path | None, db_url: str | None, as_json: bool) -> None:
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--figures", "figures_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also save every figure here as SVG and PNG.")
-def report(csv: Path | None, db_url: str | None, out_file: Path, figures_dir: Path | None) -> None:
+@click.option("--dicom", "dicom_dir", type=click.Path(exists=True, path_type=Path),
+              help="The cohort's DICOM tree, to check each PET's dose against --batch.")
+@click.option("--batch", "batches", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Radiopharmacy batch record (repeatable): injections listed and checked (needs --dicom).")
+def report(csv: Path | None, db_url: str | None, out_file: Path, figures_dir: Path | None,
+           dicom_dir: Path | None = None, batches: tuple[Path, ...] = ()) -> None:
     """HTML or PDF report."""
+    if bool(dicom_dir) != bool(batches):
+        raise click.UsageError("--dicom and --batch go together")
+    if db_url is None and csv is None:
+        raise click.UsageError("give a cohort CSV or --db URL")
+    checks: list = []
+    if dicom_dir is not None:
+        from .inspect import injection_checks
+
+        checks = injection_checks(dicom_dir, batches=batches)
     if db_url is not None:
         from .store import write_report_from_store
 
-        click.echo(f"report written: {write_report_from_store(db_url, out_file, figures_dir=figures_dir)}")
-        return
-    if csv is None:
-        raise click.UsageError("give a cohort CSV or --db URL")
-    from .report import write_report
+        written = write_report_from_store(db_url, out_file, figures_dir=figures_dir, injection_checks=checks)
+    else:
+        from .report import write_report
 
-    click.echo(f"report written: {write_report(csv, out_file, figures_dir=figures_dir)}")
+        written = write_report(csv, out_file, figures_dir=figures_dir, injection_checks=checks)
+    click.echo(f"report written: {written}")
 
 
 @main.command()

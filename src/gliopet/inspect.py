@@ -112,6 +112,43 @@ def _suv_status(headers: Any, injections: dict[str, dict[str, Any]]) -> dict[str
     return status
 
 
+def _injections(batches: Sequence[str | Path]) -> dict[str, dict[str, Any]]:
+    """The batches' recorded injections by subject (the PatientID they were given to)."""
+    from .radiopharmacy import run_release_check
+
+    injections: dict[str, dict[str, Any]] = {}
+    for batch in batches:
+        for injection in run_release_check(batch).injections:
+            injections[str(injection["subject"])] = dict(injection)
+    return injections
+
+
+def injection_checks(path: str | Path, *, batches: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """The dose check of every PET series under ``path`` whose patient has a recorded injection.
+
+    One dict per checked series: ``patient_id`` (for the report's per-patient
+    listing; never logged), ``series_instance_uid``, ``flagged``,
+    ``relative_difference`` and ``message`` (see :func:`inspect_tree`).
+    Series that cannot be read or lack the timing for SUV are not checked.
+    """
+    injections = _injections(batches)
+    checks = []
+    for info in find_series(Path(path), progress=True):
+        if info.modality.upper() != "PT":
+            continue
+        try:
+            headers = load_series_headers(info.files[0])
+        except GliopetError:
+            continue
+        patient_id = str(headers.first.get("PatientID", ""))
+        if patient_id not in injections:
+            continue
+        check = _suv_status(headers, injections).get("dose_check")
+        if check is not None:
+            checks.append({"patient_id": patient_id, "series_instance_uid": info.series_uid, **check})
+    return checks
+
+
 def inspect_tree(path: str | Path, *, batches: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Studies and series under ``path``, with SUV readiness of each PET series.
 
@@ -119,13 +156,8 @@ def inspect_tree(path: str | Path, *, batches: Sequence[str | Path] = ()) -> dic
     equals an injection's ``subject`` gets a ``dose_check`` of the recorded
     injected activity against (0018,1074) RadionuclideTotalDose.
     """
-    from .radiopharmacy import run_release_check
-
     path = Path(path)
-    injections: dict[str, dict[str, Any]] = {}
-    for batch in batches:
-        for injection in run_release_check(batch).injections:
-            injections[str(injection["subject"])] = dict(injection)
+    injections = _injections(batches)
     series = find_series(path, progress=True)
     studies = []
     for study in group_studies(series):

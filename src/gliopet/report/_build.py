@@ -287,11 +287,14 @@ def _tests_rows(result: dict) -> list[dict]:
 
 
 def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
-                figures: Sequence[RenderedFigure], panels: Panels, image_format: str = "svg") -> str:
+                figures: Sequence[RenderedFigure], panels: Panels, image_format: str = "svg",
+                injection_checks: Sequence[dict] = ()) -> str:
     """The complete, self-contained HTML document (no external resource).
 
     ``image_format`` picks the embedded figure format: "svg" (HTML) or "png"
-    (the PDF route; needs figures built with ``png=True``).
+    (the PDF route; needs figures built with ``png=True``). ``injection_checks``
+    (:func:`gliopet.inspect.injection_checks`) adds the radiopharmacy's
+    recorded injections against the PET headers, flagged ones first.
     """
     env = jinja2.Environment(loader=jinja2.PackageLoader("gliopet.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
@@ -304,6 +307,9 @@ def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
     return template.render(
         title=parameters.title,
         css=env.loader.get_source(env, "report.css")[0],
+        injection_checks=[{"patient_id": c["patient_id"], "difference": f"{100 * c['relative_difference']:+.1f} %",
+                           "flagged": c["flagged"], "message": c["message"]}
+                          for c in sorted(injection_checks, key=lambda c: (not c["flagged"], c["patient_id"]))],
         result=result,
         parameters=asdict(parameters),
         provenance=provenance,
@@ -359,7 +365,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def write_report(csv_path: str | Path, out_path: str | Path, *, parameters: ReportParameters | None = None,
                  figures_dir: str | Path | None = None, generated_at: datetime | None = None,
-                 positive_only: bool = True) -> Path:
+                 positive_only: bool = True, injection_checks: Sequence[dict] = ()) -> Path:
     """Write the cohort report as one self-contained HTML file or a PDF.
 
     Parameters
@@ -376,6 +382,9 @@ def write_report(csv_path: str | Path, out_path: str | Path, *, parameters: Repo
         Time stamp for the provenance (default: now, UTC).
     positive_only : bool
         Measured statistics over visually positive scans only (the study).
+    injection_checks : sequence of dict
+        :func:`gliopet.inspect.injection_checks`: listed in the report, a
+        difference over 5 % after decay flagged.
 
     Returns
     -------
@@ -408,7 +417,7 @@ def write_report(csv_path: str | Path, out_path: str | Path, *, parameters: Repo
                       "gliopet_version": __version__, "python": platform.python_version(),
                       "format": kind.upper()}
         html = render_html(result, parameters=parameters, provenance=provenance, figures=figures, panels=panels,
-                           image_format="png" if kind == "pdf" else "svg")
+                           image_format="png" if kind == "pdf" else "svg", injection_checks=injection_checks)
         bar.update()
         if kind == "html":
             data = html.encode("utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 from ..errors import InputError
 from ._engine import normalise_url, open_store, safe_url
@@ -56,10 +57,11 @@ def write_analysis_csv(db: str, path: str | Path) -> Path:
     return path
 
 
-def write_report_from_store(db: str, out_path: str | Path, *, figures_dir: str | Path | None = None) -> Path:
+def write_report_from_store(db: str, out_path: str | Path, *, figures_dir: str | Path | None = None,
+                            injection_checks: Sequence[dict] = ()) -> Path:
     """The HTML/PDF report of :func:`gliopet.report.write_report` from the store's analysis table."""
     from ..report import write_report
 
     with tempfile.TemporaryDirectory(prefix="gliopet-report-") as tmp:
         csv_path = write_analysis_csv(db, Path(tmp) / "analysis.csv")
-        return write_report(csv_path, out_path, figures_dir=figures_dir)
+        return write_report(csv_path, out_path, figures_dir=figures_dir, injection_checks=injection_checks)
