@@ -22,6 +22,11 @@ def _disk(geometry, radius_mm, value=1.0):
     return np.where(x ** 2 + y ** 2 <= radius_mm ** 2, value, 0.0).astype(np.float32)
 
 
+def _centred(img, slice_mm=2.0):
+    """Axial positions of the slices of ``img`` centred on the scanner's field of view."""
+    return (np.arange(img.shape[0]) - (img.shape[0] - 1) / 2) * slice_mm
+
+
 def _fwhm_mm(profile, spacing_mm):
     """FWHM from a least-squares Gaussian fit to a 1-D profile (independent of the code under test)."""
     x = np.arange(profile.size) * spacing_mm
@@ -69,7 +74,7 @@ def _point_source_counts(frame_s, activity_bq):
     img = np.zeros((3, 64, 64), np.float32)
     voxel_ml = 2.0 * 2.0 * 2.0 / 1000
     img[1, 32, 30] = activity_bq / voxel_ml
-    sino = simulate_sinograms(img, np.zeros_like(img), system=sm, scanner=scanner, slice_mm=2.0,
+    sino = simulate_sinograms(img, np.zeros_like(img), system=sm, scanner=scanner, slice_z_mm=_centred(img), slice_mm=2.0,
                               frame_s=frame_s, half_life_s=GA68_HALF_LIFE_S, positron_fraction=0.889,
                               positron_range_fwhm_mm=0.0, rng=np.random.default_rng(1), noise=False)
     return float(sino.expected_trues.sum())
@@ -78,11 +83,41 @@ def _point_source_counts(frame_s, activity_bq):
 def test_point_source_counts_follow_the_nema_sensitivity():
     # NEMA NU 2: 8.1 cps/kBq of a 700 mm F-18 line source, of which 216 mm lie in the field of
     # view; scaled by the 68Ga positron fraction; 1 MBq at frame start, 600 s frame:
-    # counts = S * A0 * (1 - exp(-lambda T)) / lambda.
+    # counts = S * A0 * (1 - exp(-lambda T)) / lambda. The point is at the centre of the field of
+    # view, where all 39 ring differences 0, +-2, ..., +-38 reach its plane, against a mean over the
+    # 109 planes of (109 + 2 * (0 + 1 + ... + 37) + 33 * 38) / 109 = 2769 / 109 ring pairs.
     lam = math.log(2) / GA68_HALF_LIFE_S
-    s_cps_per_bq = 8.1e-3 * 700 / 216 * 0.889 / F18_POSITRON_FRACTION
+    s_cps_per_bq = 8.1e-3 * 700 / 216 * 0.889 / F18_POSITRON_FRACTION * 39 / (2769 / 109)
     expected = s_cps_per_bq * 1e6 * (1 - math.exp(-lam * 600)) / lam
     assert _point_source_counts(600.0, 1e6) == pytest.approx(expected, rel=1e-5)
+
+
+def test_axial_sensitivity_is_the_ring_pair_trapezoid():
+    # Biograph 6 TrueV model: 55 rings, ring differences up to 38, planes 2 mm apart (z = 0 at the
+    # centre plane 54). Ring pairs per plane p: min(p, 108 - p, 38) + 1, mean 2769 / 109.
+    scanner = Scanner()
+    mean_pairs = 2769 / 109
+    z = np.array([0.0, 32.0, 34.0, 60.0, 107.0, 108.0, -108.0, 109.0, -1.0])
+    # plane 54 + z / 2: 39 pairs on the plateau (|z| <= 32 mm), 38 at plane 71 (z = 34), 25 at
+    # plane 84 (z = 60), 1.5 half way between planes 107 (2) and 108 (1), 1 at the end planes, none
+    # outside; z = -1 mm lies half way between planes 53 and 54, both on the plateau.
+    pairs = np.array([39, 39, 38, 25, 1.5, 1, 1, 0, 39])
+    assert scanner.axial_sensitivity(z) == pytest.approx(pairs / mean_pairs, rel=1e-12)
+    planes = (np.arange(109) - 54) * 2.0
+    assert float(scanner.axial_sensitivity(planes).mean()) == pytest.approx(1.0, rel=1e-12)
+    # a uniform line source through the whole field of view is counted at the NEMA sensitivity
+    sm = system_matrix(SMALL, n_subsets=21)
+    img = np.zeros((109, 64, 64), np.float32)
+    img[:, 32, 30] = 1e6 / 109 / 0.008
+    flat = Scanner(system_fwhm_mm=0.0, scatter_fraction=0.0, randoms_fraction=0.0)
+    sino = simulate_sinograms(img, np.zeros_like(img), system=sm, scanner=flat, slice_z_mm=planes, slice_mm=2.0,
+                              frame_s=600.0, half_life_s=GA68_HALF_LIFE_S, positron_fraction=0.889,
+                              positron_range_fwhm_mm=0.0, noise=False)
+    lam = math.log(2) / GA68_HALF_LIFE_S
+    expected = 8.1e-3 * 700 / 216 * 0.889 / F18_POSITRON_FRACTION * 1e6 * (1 - math.exp(-lam * 600)) / lam
+    assert float(sino.expected_trues.sum()) == pytest.approx(expected, rel=1e-5)
+    # the per-slice factor is the multiplicative term of the forward model
+    assert sino.axial_sensitivity[54] / sino.axial_sensitivity[0] == pytest.approx(39.0, rel=1e-12)
 
 
 def test_counts_scale_with_dose_and_frame_time():
@@ -98,7 +133,8 @@ def test_prompts_are_poisson_around_their_mean():
     sm = system_matrix(SMALL, n_subsets=21)
     img = np.repeat(_disk(SMALL, 40.0, 20000.0)[None], 4, axis=0)
     mu = np.repeat(_disk(SMALL, 40.0, 0.096)[None], 4, axis=0)
-    sino = simulate_sinograms(img, mu, system=sm, scanner=Scanner(), slice_mm=2.0, frame_s=600.0,
+    sino = simulate_sinograms(img, mu, system=sm, scanner=Scanner(), slice_z_mm=_centred(img), slice_mm=2.0,
+                              frame_s=600.0,
                               half_life_s=GA68_HALF_LIFE_S, positron_fraction=0.889,
                               positron_range_fwhm_mm=2.0, rng=np.random.default_rng(5))
     mean = sino.expected_trues + sino.additive
@@ -120,8 +156,8 @@ def _noise_free_disk_data(n_slices=3, value=10000.0):
     img = np.repeat(_disk(SMALL, 40.0, value)[None], n_slices, axis=0)
     mu = np.repeat(_disk(SMALL, 40.0, 0.096)[None], n_slices, axis=0)
     scanner = Scanner(system_fwhm_mm=0.0, scatter_fraction=0.0, randoms_fraction=0.0)
-    return img, mu, simulate_sinograms(img, mu, system=sm, scanner=scanner, slice_mm=2.0, frame_s=600.0,
-                                       half_life_s=GA68_HALF_LIFE_S, positron_fraction=0.889,
+    return img, mu, simulate_sinograms(img, mu, system=sm, scanner=scanner, slice_z_mm=_centred(img), slice_mm=2.0,
+                                       frame_s=600.0, half_life_s=GA68_HALF_LIFE_S, positron_fraction=0.889,
                                        positron_range_fwhm_mm=0.0, rng=np.random.default_rng(2))
 
 
@@ -159,14 +195,16 @@ def test_osem_recovers_a_uniform_disk_in_bq_per_ml():
     n = 16  # enough slices that the axial blur and filter do not reach the central ones
     img = np.repeat(_disk(SMALL, 40.0, 10000.0)[None], n, axis=0)
     mu = np.repeat(_disk(SMALL, 40.0, 0.096)[None], n, axis=0)
-    sino = simulate_sinograms(img, mu, system=sm, scanner=Scanner(), slice_mm=2.0, frame_s=600.0,
+    sino = simulate_sinograms(img, mu, system=sm, scanner=Scanner(), slice_z_mm=_centred(img), slice_mm=2.0,
+                              frame_s=600.0,
                               half_life_s=GA68_HALF_LIFE_S, positron_fraction=0.889,
                               positron_range_fwhm_mm=2.0, rng=np.random.default_rng(6))
     rec = reconstruct(sino, system=sm, slice_mm=2.0, n_iterations=2, post_filter_fwhm_mm=5.0)
     core = _disk(SMALL, 25.0) > 0
     assert float(rec[6:10][:, core].mean()) == pytest.approx(10000.0, rel=0.03)
     # without attenuation correction it would be far lower: the AC matters
-    no_ac = osem(sino.prompts, system=sm, multiplicative=np.full_like(sino.prompts, sino.kappa),
+    no_ac = osem(sino.prompts, system=sm, multiplicative=np.broadcast_to(sino.kappa * sino.axial_sensitivity[:, None, None],
+                                                            sino.prompts.shape).astype(np.float32),
                  additive=sino.additive, n_iterations=2).image
     assert float(no_ac[6:10][:, core].mean()) < 0.6 * 10000.0
 
@@ -188,7 +226,7 @@ def test_reconstructed_line_source_has_the_expected_resolution():
     img = np.zeros((9, 64, 64), np.float32)
     img[:, 32, 28] = 1e6
     scanner = Scanner(system_fwhm_mm=6.0, scatter_fraction=0.0, randoms_fraction=0.0)
-    sino = simulate_sinograms(img, np.zeros_like(img), system=sm, scanner=scanner, slice_mm=2.0,
+    sino = simulate_sinograms(img, np.zeros_like(img), system=sm, scanner=scanner, slice_z_mm=_centred(img), slice_mm=2.0,
                               frame_s=600.0, half_life_s=GA68_HALF_LIFE_S, positron_fraction=0.889,
                               positron_range_fwhm_mm=0.0, rng=np.random.default_rng(0), noise=False)
     x = osem(sino.prompts, system=sm, multiplicative=sino.multiplicative, n_iterations=10).image
@@ -260,7 +298,8 @@ def test_hot_sphere_recovery_falls_as_the_resolution_predicts():
     sm = system_matrix(g, n_subsets=21)
     scanner = Scanner(system_fwhm_mm=6.0, scatter_fraction=0.0, randoms_fraction=0.0)
     sino = simulate_sinograms(img.astype(np.float32), np.zeros_like(img, np.float32), system=sm,
-                              scanner=scanner, slice_mm=2.0, frame_s=600.0, half_life_s=GA68_HALF_LIFE_S,
+                              scanner=scanner, slice_z_mm=_centred(img), slice_mm=2.0, frame_s=600.0,
+                              half_life_s=GA68_HALF_LIFE_S,
                               positron_fraction=0.889, positron_range_fwhm_mm=0.0, noise=False)
     rec = osem(sino.prompts, system=sm, multiplicative=sino.multiplicative, n_iterations=15).image
     sigma = 6.0 / (2 * math.sqrt(2 * math.log(2)))

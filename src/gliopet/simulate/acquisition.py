@@ -5,7 +5,10 @@ The acquisition model per slice (2-D after single-slice rebinning):
 - the true activity (Bq/mL at frame start) is blurred by the scanner's
   resolution and the positron range (3-D Gaussian) and projected;
 - multiplied by the attenuation factors ``exp(-integral mu)`` from the CT
-  mu-map and by the counting factor ``kappa`` (sensitivity x counting time);
+  mu-map, by the counting factor ``kappa`` (mean sensitivity x counting
+  time) and by the scanner's axial sensitivity profile at the slice (a 3-D
+  scanner counts the centre of its field of view more efficiently than its
+  ends);
 - scatter is the attenuated trues smoothed heavily along the radial bins and
   the views, scaled to the scatter fraction; randoms are flat per slice,
   scaled to the randoms fraction; both form the smooth additive background;
@@ -58,6 +61,11 @@ class Scanner:
         Spatial resolution (FWHM, mm) without positron range.
     scatter_fraction, randoms_fraction : float
         Scatter / (trues + scatter) and randoms / prompts.
+    n_rings, max_ring_difference : int
+        Detector rings and the largest ring difference accepted in 3-D mode:
+        they set the axial sensitivity profile (:meth:`axial_sensitivity`).
+        The image planes are the ``2 n_rings - 1`` direct and cross planes,
+        ``axial_fov_mm / (2 n_rings - 2)`` apart.
     """
 
     manufacturer_model: str = "Biograph 6 TrueV"
@@ -67,11 +75,34 @@ class Scanner:
     randoms_fraction: float = 0.15
     axial_fov_mm: float = 216.0
     nema_source_length_mm: float = 700.0
+    n_rings: int = 55
+    max_ring_difference: int = 38
 
     @property
     def in_fov_cps_per_bq(self) -> float:
         """F-18 counts per second per Bq inside the axial field of view."""
         return self.sensitivity_cps_per_kbq / 1000.0 * self.nema_source_length_mm / self.axial_fov_mm
+
+    def axial_sensitivity(self, z_mm) -> np.ndarray:
+        """Relative sensitivity at axial offsets ``z_mm`` from the centre of the field of view.
+
+        Plane ``p`` (``0 .. 2N - 2`` for ``N`` rings; ``p = r1 + r2`` of the
+        ring pairs it collects) is reached by the ring pairs whose difference
+        has the parity of ``p`` and is at most ``min(p, 2N - 2 - p, D)``
+        (``D`` the maximum ring difference), i.e. ``min(p, 2N - 2 - p, D) + 1``
+        of them, the parity alternation of direct and cross planes averaged
+        out. That is a trapezoid: rising linearly from the ends, flat where
+        every accepted ring difference fits. It is normalised to a mean of 1
+        over the planes, so that a line source through the whole field of
+        view (NEMA NU 2) keeps :attr:`in_fov_cps_per_bq`; between planes it
+        is interpolated linearly, outside the field of view it is 0.
+        """
+        last = 2 * self.n_rings - 2
+        planes = np.arange(last + 1, dtype=np.float64)
+        pairs = lambda p: np.minimum(np.minimum(p, last - p), self.max_ring_difference) + 1.0  # noqa: E731
+        p = np.asarray(z_mm, dtype=np.float64) / (self.axial_fov_mm / last) + last / 2.0
+        inside = (p >= 0.0) & (p <= last)
+        return np.where(inside, pairs(np.clip(p, 0.0, last)), 0.0) / float(pairs(planes).mean())
 
 
 #: The study's scanner. Sensitivity 8.1 cps/kBq and resolution about 4.5 mm
@@ -90,6 +121,7 @@ class Sinograms:
     additive: np.ndarray
     expected_trues: np.ndarray
     kappa: float
+    axial_sensitivity: np.ndarray  # (K,) relative to the mean: kappa x this is each slice's factor
 
 
 def counting_factor(*, scanner: Scanner, pixel_mm: float, slice_mm: float, bin_mm: float, n_views: int,
@@ -155,7 +187,7 @@ _NORMAL_ABOVE = 400.0
 
 
 def simulate_sinograms(activity_bq_per_ml: np.ndarray, mu_per_cm: np.ndarray, *, system: SystemMatrix,
-                       scanner: Scanner, slice_mm: float, frame_s: float, half_life_s: float,
+                       scanner: Scanner, slice_z_mm, slice_mm: float, frame_s: float, half_life_s: float,
                        positron_fraction: float, positron_range_fwhm_mm: float,
                        rng: np.random.Generator | None = None, noise: bool = True,
                        uniforms: np.ndarray | None = None) -> Sinograms:
@@ -167,6 +199,9 @@ def simulate_sinograms(activity_bq_per_ml: np.ndarray, mu_per_cm: np.ndarray, *,
         True activity concentration at frame start, on the reconstruction grid.
     mu_per_cm : (K, n, n) array
         511 keV attenuation map on the same grid.
+    slice_z_mm : (K,) array
+        Axial position of each slice from the centre of the scanner's field
+        of view (mm), for the axial sensitivity profile.
     noise : bool
         Poisson prompts (True) or the noise-free means (False).
     rng, uniforms
@@ -182,7 +217,11 @@ def simulate_sinograms(activity_bq_per_ml: np.ndarray, mu_per_cm: np.ndarray, *,
     kappa = counting_factor(scanner=scanner, pixel_mm=g.pixel_mm, slice_mm=slice_mm, bin_mm=g.bin_mm,
                             n_views=g.n_views, frame_s=frame_s, half_life_s=half_life_s,
                             positron_fraction=positron_fraction)
-    multiplicative = (kappa * attenuation).astype(np.float32)
+    axial = scanner.axial_sensitivity(slice_z_mm)
+    if axial.shape != (activity_bq_per_ml.shape[0],):
+        raise ValueError(f"slice_z_mm has shape {axial.shape}, expected one position per slice "
+                         f"({activity_bq_per_ml.shape[0]})")
+    multiplicative = (kappa * axial[:, None, None] * attenuation).astype(np.float32)
     trues = multiplicative * system.forward(blurred)
     # Scatter: a very smooth version of the trues (sigma 40 mm radially, 30 degrees in angle).
     sf = scanner.scatter_fraction
@@ -191,9 +230,11 @@ def simulate_sinograms(activity_bq_per_ml: np.ndarray, mu_per_cm: np.ndarray, *,
     per_slice_trues = trues.sum(axis=(1, 2), keepdims=True)
     per_slice_smooth = np.maximum(smooth.sum(axis=(1, 2), keepdims=True), 1e-30)
     scatter = smooth * (sf / (1.0 - sf)) * per_slice_trues / per_slice_smooth
+    # Randoms: flat within each slice, the randoms fraction of that slice's prompts (so a slab of
+    # slices is simulated exactly as the same slices of the whole volume).
     rf = scanner.randoms_fraction
-    randoms_total = (trues.sum() + scatter.sum()) * rf / (1.0 - rf)
-    randoms = np.full_like(trues, randoms_total / trues.size)
+    per_slice_randoms = (per_slice_trues + scatter.sum(axis=(1, 2), keepdims=True)) * rf / (1.0 - rf)
+    randoms = np.broadcast_to(per_slice_randoms / (trues.shape[1] * trues.shape[2]), trues.shape)
     additive = (scatter + randoms).astype(np.float32)
     mean = trues + additive
     if not noise:
@@ -204,7 +245,8 @@ def simulate_sinograms(activity_bq_per_ml: np.ndarray, mu_per_cm: np.ndarray, *,
         prompts = rng.poisson(mean).astype(np.float32)
     logger.debug("frame: %.3g expected trues, %.3g prompts", float(trues.sum()), float(prompts.sum()))
     return Sinograms(prompts=prompts, multiplicative=multiplicative, additive=additive,
-                     expected_trues=trues.astype(np.float32), kappa=kappa)
+                     expected_trues=trues.astype(np.float32), kappa=kappa,
+                     axial_sensitivity=axial)
 
 
 def reconstruct(sinograms: Sinograms, *, system: SystemMatrix, slice_mm: float, n_iterations: int = 2,

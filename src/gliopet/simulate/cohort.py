@@ -79,6 +79,14 @@ BG_MAX_OVER_MEAN = 1.45
 #: Slices added on each side of the pilot reconstruction's slab (12 mm: beyond 4 sigma of the
 #: system blur and of the 5 mm post-filter).
 _SLAB_MARGIN = 6
+#: Pilot reconstructions used at most to aim the lesion and background at their targets, and the
+#: relative agreement with the targets at which the pilots stop.
+_PILOTS = 5
+_AIM_TOLERANCE = 0.02
+#: Largest factor of one background correction, and the smallest background scale (a fraction of
+#: the tracer table's grey- and white-matter uptake).
+_BG_STEP = 4.0
+_MIN_BG_SCALE = 0.05
 #: Radius of the study's background circle (25 mm diameter).
 _BG_RADIUS_MM = 12.5
 #: The study's injected activity (MBq): mean 154, SD 21, range 114.7 to 193.5.
@@ -384,6 +392,35 @@ def _hu_map(fractions: dict[str, np.ndarray], lesion_sample) -> np.ndarray:
     return (hu + (1.0 - tissue) * TISSUE_HU["air"]).astype(np.float32)
 
 
+def _next_bg_scale(tried: Sequence[tuple[float, float]], target: float) -> float:
+    """The next background scale from the pilots so far: ``(scale, reconstructed SUVmax)`` pairs.
+
+    Once pilots lie on both sides of the target, the next scale interpolates
+    linearly between the closest two that bracket it (regula falsi: the noisy
+    maximum is not smooth enough for an unguarded secant). Before that, the
+    secant through the last two pilots is followed when it rises, and after
+    one pilot the scale is multiplied by ``target / measured``. A step is kept
+    within a factor :data:`_BG_STEP` of the last scale, and the scale at or
+    above :data:`_MIN_BG_SCALE` (below it the white matter would hold almost
+    no tracer and only the image noise would be left).
+    """
+    scale, measured = tried[-1]
+    below = [(s, m) for s, m in tried if m < target]
+    above = [(s, m) for s, m in tried if m > target]
+    if below and above:
+        s_lo, m_lo = max(below)
+        s_hi, m_hi = min(above)
+        nxt = (s_lo + (target - m_lo) * (s_hi - s_lo) / (m_hi - m_lo) if s_lo < s_hi
+               else math.sqrt(s_lo * s_hi))  # not monotonic here: split the difference
+        return max(_MIN_BG_SCALE, nxt)
+    step = target / measured
+    if len(tried) >= 2:
+        scale0, measured0 = tried[-2]
+        if measured != measured0 and (measured - measured0) / (scale - scale0) > 0:
+            step = (scale + (target - measured) * (scale - scale0) / (measured - measured0)) / scale
+    return max(_MIN_BG_SCALE, scale * float(np.clip(step, 1.0 / _BG_STEP, _BG_STEP)))
+
+
 def _effective_fwhm_mm(scanner: Scanner, positron_range_fwhm_mm: float, filter_fwhm_mm: float) -> float:
     return math.sqrt(scanner.system_fwhm_mm ** 2 + positron_range_fwhm_mm ** 2 + filter_fwhm_mm ** 2
                      + EFFECTIVE_OSEM_FWHM_MM ** 2)
@@ -521,6 +558,8 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
     cs = {h: pose.to_patient_mm(centrum_semiovale_lps_mm(h)) for h in ("left", "right")}
     contralateral = "left" if spec.hemisphere == "right" else "right"
     sino_shape = (PET_GRID.shape[0], system.geometry.n_views, system.geometry.n_bins)
+    # The PET grid is centred on the scanner's field of view: slice k lies at z = affine (0, 0, k).
+    slice_z_mm = PET_GRID.affine[2, 2] * np.arange(PET_GRID.shape[0]) + PET_GRID.affine[2, 3]
     uniforms = [rng.random(sino_shape) for _ in spec.scan_times_min]
 
     def acquire(t_min: float, start: datetime, lesion_ref: float, scale: float, u: np.ndarray,
@@ -535,7 +574,7 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
         decayed_bq = spec.injected_bq * decay_factor(elapsed_s, half_life_s=nuclide.half_life_s)
         to_bqml = decayed_bq / (spec.weight_kg * 1000.0)
         sino = simulate_sinograms(suv_map[slab] * to_bqml, mu_per_cm[slab], system=system, scanner=scanner,
-                                  slice_mm=PET_GRID.spacing_mm[2], frame_s=spec.frame_s,
+                                  slice_z_mm=slice_z_mm[slab], slice_mm=PET_GRID.spacing_mm[2], frame_s=spec.frame_s,
                                   half_life_s=nuclide.half_life_s, positron_fraction=nuclide.positron_fraction,
                                   positron_range_fwhm_mm=nuclide.positron_range_fwhm_mm, uniforms=u[slab])
         image = reconstruct(sino, system=system, slice_mm=PET_GRID.spacing_mm[2], n_iterations=2,
@@ -548,11 +587,15 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
         b = _disk_max(recon_suv, affine, cs[contralateral], _BG_RADIUS_MM)
         return suv, lesion_t, suv_map, decayed_bq, to_bqml, sino, image, m, b
 
-    # Pilot acquisition at the reference time with the same Poisson uniforms as the final one:
-    # the noise pattern stays, so one linear correction brings the reconstructed lesion SUVmax to
-    # its target and the contralateral background towards its target. Slices are independent in
-    # the rebinned model apart from the axial blurs, so the pilot covers only the slab holding the
-    # lesion and the background circle, with a margin of _SLAB_MARGIN slices.
+    # Pilot acquisitions at the reference time with the same Poisson uniforms as the final one:
+    # the noise pattern stays, and a few corrections bring the lesion SUVmax and the contralateral
+    # background SUVmax to their targets. The lesion is corrected through its recovery; the
+    # background, whose maximum is part uptake and part noise, by the secant through the last two
+    # pilots (a ratio step after the first). Up to _PILOTS pilots, stopping once both are within
+    # _AIM_TOLERANCE; the final acquisition uses the uptakes of the pilot that came closest, and
+    # shows exactly its values (slices are independent in the rebinned model apart from the axial
+    # blurs, so a pilot covers only the slab holding the lesion and the background circle, with a
+    # margin of _SLAB_MARGIN slices, and reproduces those slices of the whole volume).
     ref_scan = int(np.argmin([abs(t - tracer.reference_time_min) for t in spec.scan_times_min]))
     inv = np.linalg.inv(PET_GRID.affine)
     k_bg = float((inv[:3, :3] @ cs[contralateral] + inv[:3, 3])[2])
@@ -560,15 +603,31 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
     k_lo = int(min(k_bg, k_lesion.min() if k_lesion.size else k_bg)) - _SLAB_MARGIN
     k_hi = int(np.ceil(max(k_bg, k_lesion.max() if k_lesion.size else k_bg))) + _SLAB_MARGIN + 1
     slab = slice(max(0, k_lo), min(PET_GRID.shape[0], k_hi))
-    pilot = acquire(spec.scan_times_min[ref_scan], timeline.scans[ref_scan], lesion_ref_suv, bg_scale,
-                    uniforms[ref_scan], slab)
-    pilot_bg = pilot[8]
-    if pilot_bg > 0 and np.isfinite(pilot_bg):
-        bg_scale *= float(np.clip(spec.target_bg_suvmax / pilot_bg, 0.25, 4.0))
-    if spec.target_suvmax is not None:
-        lesion_ref_suv = max(ref["wm"] * bg_scale,
-                             lesion_ref_suv + (spec.target_suvmax - pilot[7]) / max(recovery, 0.2))
-    else:
+    visible = spec.target_suvmax is not None
+    tried: list[tuple[float, float]] = []  # (bg_scale, reconstructed background SUVmax)
+    best: tuple[float, float, float] | None = None  # (worst relative miss, bg_scale, lesion_ref_suv)
+    for _ in range(_PILOTS):
+        if not visible:
+            lesion_ref_suv = ref["wm"] * bg_scale
+        pilot = acquire(spec.scan_times_min[ref_scan], timeline.scans[ref_scan], lesion_ref_suv, bg_scale,
+                        uniforms[ref_scan], slab)
+        pilot_lesion, pilot_bg = pilot[7], pilot[8]
+        if not (pilot_bg > 0 and np.isfinite(pilot_bg)):
+            break
+        miss = max(abs(pilot_bg / spec.target_bg_suvmax - 1),
+                   abs(pilot_lesion / spec.target_suvmax - 1) if visible else 0.0)
+        if best is None or miss < best[0]:
+            best = (miss, bg_scale, lesion_ref_suv)
+        if miss <= _AIM_TOLERANCE:
+            break
+        tried.append((bg_scale, pilot_bg))
+        bg_scale = _next_bg_scale(tried, spec.target_bg_suvmax)
+        if visible:
+            lesion_ref_suv = max(ref["wm"] * bg_scale,
+                                 lesion_ref_suv + (spec.target_suvmax - pilot_lesion) / max(recovery, 0.2))
+    if best is not None:
+        _, bg_scale, lesion_ref_suv = best
+    if not visible:
         lesion_ref_suv = ref["wm"] * bg_scale
     lesion = replace(lesion, suv=_r(lesion_ref_suv))
     scans = []
