@@ -42,10 +42,12 @@ def test_automatic_measurement_matches_the_ground_truth(patient):
     # the automatic lesion is the simulated one: its hottest voxel is the simulator's lesion maximum
     assert record["suvmax"] == pytest.approx(scan["recon"]["lesion_suvmax"], rel=0.02)
     assert np.linalg.norm(np.array(record["lesion"]["centre_lps_mm"]) - truth["lesion"]["centre_lps_mm"]) < 25.0
-    # the automatic background: within 10 mm of the true contralateral centrum semiovale (issue 5)
+    # the automatic background: within 10 mm of the true contralateral centrum semiovale (issue 5);
+    # with the CT-refined template fit, within 3 mm
     contra, ipsi = _contralateral(truth)
     centre = np.array(record["background"]["centre_lps_mm"])
-    assert np.linalg.norm(centre - contra) < 10.0
+    assert np.linalg.norm(centre - contra) < 3.0
+    assert record["brain"]["template_fit_method"] == "brain mask + CT"
     assert np.linalg.norm(centre - ipsi) > 30.0
 
 

@@ -20,7 +20,8 @@ from ._mask import BRAIN_HU_RANGE, MIN_BRAIN_ML, SKULL_HU, ct_brain_mask, pet_br
 from ._midline import MidsagittalPlane, midsagittal_plane, plane_from_template_fit
 from ._register import RigidFit, register_rigid, resample_mask_to
 from ._sitk import resample_to
-from ._template import CENTRUM_SEMIOVALE_MNI_RAS_MM, TemplateFit, centrum_semiovale_lps_mm, fit_mni_affine
+from ._template import (CENTRUM_SEMIOVALE_MNI_RAS_MM, TemplateFit, centrum_semiovale_lps_mm, fit_mni_affine,
+                        refine_mni_affine_with_ct)
 
 __all__ = [
     "BACKGROUND_SEARCH_MM",
@@ -41,6 +42,7 @@ __all__ = [
     "centrum_semiovale_lps_mm",
     "ct_brain_mask",
     "fit_mni_affine",
+    "refine_mni_affine_with_ct",
     "lesion_side",
     "midsagittal_plane",
     "pet_brain_mask",

@@ -12,7 +12,7 @@ from ..volume import Volume
 from ._mask import MIN_BRAIN_ML, ct_brain_mask, pet_brain_mask, pet_head_mask
 from ._midline import MidsagittalPlane, midsagittal_plane, plane_from_template_fit
 from ._sitk import isotropic_grid, resample_to
-from ._template import TemplateFit, fit_mni_affine
+from ._template import TemplateFit, fit_mni_affine, refine_mni_affine_with_ct
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class BrainGeometry:
         return {"mask_source": self.mask_source,
                 "brain_volume_ml": round(float(self.mask.sum()) * voxel_volume_ml, 1),
                 "template_fit_metric": round(self.fit.metric, 5),
+                "template_fit_method": self.fit.method,
                 "patient_to_mni_lps": np.round(self.fit.patient_to_mni, 5).tolist(),
                 "midsagittal_plane": self.plane.to_dict()}
 
@@ -72,6 +73,7 @@ def brain_geometry(pet: Volume, *, template, ct: Volume | None = None, pet_name:
             ct = grid.with_array(resample_to(ct, grid, default=-1000.0))
         mask_ct = ct_brain_mask(ct, name=ct_name)
         fit = fit_mni_affine(ct.with_array(mask_ct.astype(np.float32)), template_mask=template.brain_mask)
+        fit = refine_mni_affine_with_ct(ct, mask_ct, fit, template=template)
         plane = midsagittal_plane(ct, mask=mask_ct, initial=plane_from_template_fit(fit.patient_to_mni))
         mask = resample_to(ct.with_array(mask_ct.astype(np.float32)), pet, order=1) > 0.5
         # the template brain mapped into the PET grid tells how much brain the PET should see

@@ -416,7 +416,7 @@ def _next_bg_scale(tried: Sequence[tuple[float, float]], target: float) -> float
     step = target / measured
     if len(tried) >= 2:
         scale0, measured0 = tried[-2]
-        if measured != measured0 and (measured - measured0) / (scale - scale0) > 0:
+        if scale != scale0 and measured != measured0 and (measured - measured0) / (scale - scale0) > 0:
             step = (scale + (target - measured) * (scale - scale0) / (measured - measured0)) / scale
     return max(_MIN_BG_SCALE, scale * float(np.clip(step, 1.0 / _BG_STEP, _BG_STEP)))
 
@@ -542,7 +542,7 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
     mu_per_cm = hu_to_mu_511_per_cm(_hu_map(pet_frac, pet_les)).astype(np.float32)
     # Background and lesion uptake aimed at the targets.
     ref = tracer.tissue_suv(tracer.reference_time_min)
-    bg_scale = spec.target_bg_suvmax / (BG_MAX_OVER_MEAN * ref["wm"])
+    bg_scale = max(_MIN_BG_SCALE, spec.target_bg_suvmax / (BG_MAX_OVER_MEAN * ref["wm"]))
     fwhm = _effective_fwhm_mm(scanner, nuclide.positron_range_fwhm_mm, 5.0)
     unit = pet_les.lesion_fraction * pet_les.lesion_relative_uptake  # the viable lesion at SUV 1
     recovery = float(gaussian_filter_fwhm(unit, fwhm_mm=fwhm, spacing_mm=PET_GRID.spacing_mm).max())
@@ -592,7 +592,9 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
     # background SUVmax to their targets. The lesion is corrected through its recovery; the
     # background, whose maximum is part uptake and part noise, by the secant through the last two
     # pilots (a ratio step after the first). Up to _PILOTS pilots, stopping once both are within
-    # _AIM_TOLERANCE; the final acquisition uses the uptakes of the pilot that came closest, and
+    # _AIM_TOLERANCE; the final acquisition uses the uptakes of the pilot that came closest (least
+    # sum of the two relative misses: below the noise floor the background cannot get closer and
+    # the lesion decides), and
     # shows exactly its values (slices are independent in the rebinned model apart from the axial
     # blurs, so a pilot covers only the slab holding the lesion and the background circle, with a
     # margin of _SLAB_MARGIN slices, and reproduces those slices of the whole volume).
@@ -605,7 +607,7 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
     slab = slice(max(0, k_lo), min(PET_GRID.shape[0], k_hi))
     visible = spec.target_suvmax is not None
     tried: list[tuple[float, float]] = []  # (bg_scale, reconstructed background SUVmax)
-    best: tuple[float, float, float] | None = None  # (worst relative miss, bg_scale, lesion_ref_suv)
+    best: tuple[float, float, float] | None = None  # (sum of relative misses, bg_scale, lesion_ref_suv)
     for _ in range(_PILOTS):
         if not visible:
             lesion_ref_suv = ref["wm"] * bg_scale
@@ -614,11 +616,11 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
         pilot_lesion, pilot_bg = pilot[7], pilot[8]
         if not (pilot_bg > 0 and np.isfinite(pilot_bg)):
             break
-        miss = max(abs(pilot_bg / spec.target_bg_suvmax - 1),
-                   abs(pilot_lesion / spec.target_suvmax - 1) if visible else 0.0)
-        if best is None or miss < best[0]:
-            best = (miss, bg_scale, lesion_ref_suv)
-        if miss <= _AIM_TOLERANCE:
+        bg_miss = abs(pilot_bg / spec.target_bg_suvmax - 1)
+        lesion_miss = abs(pilot_lesion / spec.target_suvmax - 1) if visible else 0.0
+        if best is None or bg_miss + lesion_miss < best[0]:
+            best = (bg_miss + lesion_miss, bg_scale, lesion_ref_suv)
+        if max(bg_miss, lesion_miss) <= _AIM_TOLERANCE:
             break
         tried.append((bg_scale, pilot_bg))
         bg_scale = _next_bg_scale(tried, spec.target_bg_suvmax)
