@@ -75,12 +75,21 @@ def ct_brain_mask(ct: Volume, *, skull_hu: float = SKULL_HU, name: str = "CT") -
     if bone.sum() * ct.voxel_volume_ml < 10.0:
         raise MeasurementError(f"{name}: no skull found (fewer than 10 mL of voxels > {skull_hu:g} HU); "
                                "is this a head CT in HU?")
-    closed = ndimage.binary_closing(bone, structure=_ball(SKULL_CLOSING_MM, ct.spacing_mm), iterations=1,
-                                    border_value=0)
+    # Everything below happens inside the skull's bounding box, widened by twice the closing
+    # radius (what the closing's dilation can reach and its erosion look at): a clinical CT's
+    # 500 mm field of view holds a head of 200 mm, so this is the same result several times faster.
+    ball = _ball(SKULL_CLOSING_MM, ct.spacing_mm)
+    idx = np.argwhere(bone)
+    margin = np.array(ball.shape) + 1
+    lo = np.maximum(idx.min(axis=0) - margin, 0)
+    hi = np.minimum(idx.max(axis=0) + margin + 1, bone.shape)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    closed = ndimage.binary_closing(bone[box], structure=ball, iterations=1, border_value=0)
     inside = _fill_slices(closed) & ~closed
-    inside &= (hu >= BRAIN_HU_RANGE[0]) & (hu <= BRAIN_HU_RANGE[1])
+    inside &= (hu[box] >= BRAIN_HU_RANGE[0]) & (hu[box] <= BRAIN_HU_RANGE[1])
     inside = ndimage.binary_opening(inside, structure=ndimage.generate_binary_structure(3, 1))
-    brain = ndimage.binary_fill_holes(_largest_component(inside))
+    brain = np.zeros(bone.shape, dtype=bool)
+    brain[box] = ndimage.binary_fill_holes(_largest_component(inside))
     volume_ml = brain.sum() * ct.voxel_volume_ml
     logger.debug("CT brain mask: %.0f mL", volume_ml)
     if volume_ml < MIN_BRAIN_ML:
