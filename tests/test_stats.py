@@ -366,6 +366,19 @@ def test_bad_input_names_file_line_and_column(tmp_path, mutate, pattern):
     assert "p1" not in out.stderr and "p2" not in out.stderr  # no patient identifier in the message
 
 
+def test_a_csv_with_none_of_the_columns_names_them_once(tmp_path):
+    path = write_csv(tmp_path / "cohort.csv", ["a", "b"], [["1", "2"]])
+    expected = ("cohort.csv: required column(s) missing: patient_id, sex, age, diagnosis, who_grade, visual, "
+                "suvmax, tbr_max_to_bg_max")
+    with pytest.raises(InputError) as err:
+        gs.read_cohort_csv(path)
+    assert str(err.value) == expected
+    # with some present, the full list of what is needed follows the missing ones
+    path = write_csv(tmp_path / "cohort.csv", HEADER[:-1], [r[:-1] for r in GOOD])
+    with pytest.raises(InputError, match=r"missing: visual \(needed: patient_id, sex, .*tbr_max_to_bg_max\)$"):
+        gs.read_cohort_csv(path)
+
+
 def test_readers_and_time_points(tmp_path):
     header = HEADER + ["visual_reader1", "visual_reader2", "suvmax_30min", "note"]
     rows = [

@@ -218,8 +218,8 @@ def parse_cohort_rows(header: list[str], rows: Iterable[tuple[int, list[str]]], 
         raise InputError(f"{source}: column(s) {', '.join(dup)} appear more than once in the header")
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        raise InputError(f"{source}: required column(s) missing: {', '.join(missing)} "
-                         f"(needed: {', '.join(REQUIRED_COLUMNS)})")
+        needed = "" if len(missing) == len(REQUIRED_COLUMNS) else f" (needed: {', '.join(REQUIRED_COLUMNS)})"
+        raise InputError(f"{source}: required column(s) missing: {', '.join(missing)}{needed}")
     numeric = set(NUMERIC_COLUMNS) | {c for cols in time_point_columns(columns).values() for c in cols.values()}
     seen_ids: dict[str, int] = {}
     parsed: list[dict] = []
