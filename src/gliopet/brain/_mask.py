@@ -75,8 +75,8 @@ def ct_brain_mask(ct: Volume, *, skull_hu: float = SKULL_HU, name: str = "CT") -
     if bone.sum() * ct.voxel_volume_ml < 10.0:
         raise MeasurementError(f"{name}: no skull found (fewer than 10 mL of voxels > {skull_hu:g} HU); "
                                "is this a head CT in HU?")
-    # Everything below happens inside the skull's bounding box, widened by twice the closing
-    # radius (what the closing's dilation can reach and its erosion look at): a clinical CT's
+    # Everything below happens inside the skull's bounding box, widened by the closing ball's
+    # width and a voxel (more than its dilation can reach and its erosion look at): a clinical CT's
     # 500 mm field of view holds a head of 200 mm, so this is the same result several times faster.
     ball = _ball(SKULL_CLOSING_MM, ct.spacing_mm)
     idx = np.argwhere(bone)

@@ -228,8 +228,8 @@ def refine_mni_affine_with_ct(ct: Volume, brain_mask: np.ndarray, fit: TemplateF
         logger.warning("CT refinement of the template fit failed (degenerate affine); keeping the brain-mask fit")
         return fit
     shift = float(np.linalg.norm(inverse[:3, 3] - fit.mni_to_patient[:3, 3]))
-    volume_change = abs(np.linalg.det(matrix[:3, :3]) / np.linalg.det(fit.patient_to_mni[:3, :3]) - 1.0)
-    if shift > CT_REFINE_MAX_SHIFT_MM or volume_change > CT_REFINE_MAX_VOLUME_CHANGE:
+    volume_change = float(np.linalg.det(matrix[:3, :3]) / np.linalg.det(fit.patient_to_mni[:3, :3]) - 1.0)
+    if shift > CT_REFINE_MAX_SHIFT_MM or abs(volume_change) > CT_REFINE_MAX_VOLUME_CHANGE:
         logger.warning("CT refinement of the template fit moved it %.1f mm (volume %+.0f %%); keeping the "
                        "brain-mask fit", shift, 100 * volume_change)
         return fit

@@ -589,15 +589,14 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
 
     # Pilot acquisitions at the reference time with the same Poisson uniforms as the final one:
     # the noise pattern stays, and a few corrections bring the lesion SUVmax and the contralateral
-    # background SUVmax to their targets. The lesion is corrected through its recovery; the
-    # background, whose maximum is part uptake and part noise, by the secant through the last two
-    # pilots (a ratio step after the first). Up to _PILOTS pilots, stopping once both are within
-    # _AIM_TOLERANCE; the final acquisition uses the uptakes of the pilot that came closest (least
-    # sum of the two relative misses: below the noise floor the background cannot get closer and
-    # the lesion decides), and
-    # shows exactly its values (slices are independent in the rebinned model apart from the axial
-    # blurs, so a pilot covers only the slab holding the lesion and the background circle, with a
-    # margin of _SLAB_MARGIN slices, and reproduces those slices of the whole volume).
+    # background SUVmax to their targets: the lesion through its recovery, the background (whose
+    # maximum is part uptake, part noise) by _next_bg_scale. Up to _PILOTS pilots, stopping once
+    # both are within _AIM_TOLERANCE. The final acquisition takes the uptakes of the pilot that
+    # came closest (least sum of the two relative misses: below the noise floor the background
+    # cannot get closer and the lesion decides) and shows exactly that pilot's values: slices are
+    # independent in the rebinned model apart from the axial blurs, so a pilot covers only the
+    # slab holding the lesion and the background circle, with a margin of _SLAB_MARGIN slices, and
+    # reproduces those slices of the whole volume.
     ref_scan = int(np.argmin([abs(t - tracer.reference_time_min) for t in spec.scan_times_min]))
     inv = np.linalg.inv(PET_GRID.affine)
     k_bg = float((inv[:3, :3] @ cs[contralateral] + inv[:3, 3])[2])
