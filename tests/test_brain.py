@@ -185,6 +185,23 @@ def test_ct_refinement_maps_the_centrum_semiovale_within_1_mm(head, template):
         assert after < 1.0 and after < before, (side, before, after)
 
 
+def test_template_ct_registered_to_itself_stays_put(template):
+    # the template's CT-like image as the patient's CT, started from the identity: the refinement
+    # must not move it (an asymmetric smoothing of one image, for example, would rescale the fit)
+    from gliopet.brain._template import TemplateFit, template_ct_hu
+
+    hu = template_ct_hu(template)
+    brain = template.brain_mask.array > 0.5
+    assert float(hu[brain].max()) <= 40.0 and float(hu[brain].min()) >= 8.0  # GM / WM / CSF mixtures
+    ct = template.t1.with_array(hu)
+    identity = TemplateFit(patient_to_mni=np.eye(4), mni_to_patient=np.eye(4), metric=0.0)
+    fit = refine_mni_affine_with_ct(ct, hu > 0, identity, template=template)
+    assert fit.method == "brain mask + CT"
+    for side in ("left", "right"):
+        moved = centrum_semiovale_lps_mm(fit, side=side) - centrum_semiovale_lps_mm(identity, side=side)
+        assert np.linalg.norm(moved) < 0.1, (side, moved)
+
+
 # ---------------------------------------------------------------- mid-sagittal plane
 
 def _plane_error(plane, rotation_matrix, translation_mm):
