@@ -186,16 +186,37 @@ def template_ct_hu(template) -> np.ndarray:
     return np.where(brain, tissue, hu).astype(np.float32)
 
 
-def _crop_to(grid: Volume, keep: np.ndarray, *, margin: int) -> Volume:
-    """The part of ``grid`` (an empty volume) around the voxels ``keep``, ``margin`` voxels wider."""
+def _crop_to(grid: Volume, keep: np.ndarray, *, margin: int) -> tuple[Volume, tuple[slice, ...]]:
+    """The part of ``grid`` (an empty volume) around the voxels ``keep``, ``margin`` voxels wider,
+    and the index box (k, j, i slices) it takes out of ``grid``."""
     if not keep.any():
-        return grid
+        return grid, tuple(slice(0, n) for n in keep.shape)
     idx = np.argwhere(keep)
     lo = np.maximum(idx.min(axis=0) - margin, 0)
     hi = np.minimum(idx.max(axis=0) + margin + 1, keep.shape)
     affine = grid.affine.copy()
     affine[:3, 3] = grid.affine[:3, :3] @ lo[::-1].astype(np.float64) + grid.affine[:3, 3]
-    return Volume(np.zeros(tuple(int(v) for v in hi - lo), np.uint8), affine)
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    return Volume(np.zeros(tuple(int(v) for v in hi - lo), np.uint8), affine), box
+
+
+#: The last template's smoothed CT-like image, ``{id(template): (template, image)}``:
+#: ``load_mni152`` returns one object per process, so each worker builds it once.
+_SMOOTHED_TEMPLATE_CT: dict[int, tuple[object, np.ndarray]] = {}
+
+
+def _smoothed_template_ct(template) -> np.ndarray:
+    """:func:`template_ct_hu` smoothed by :data:`CT_REFINE_SMOOTH_MM` (read-only, cached)."""
+    hit = _SMOOTHED_TEMPLATE_CT.get(id(template))
+    if hit is not None and hit[0] is template:
+        return hit[1]
+    sigma_mm = CT_REFINE_SMOOTH_MM / 2.3548
+    image = ndimage.gaussian_filter(template_ct_hu(template),
+                                    [sigma_mm / v for v in template.t1.spacing_mm[::-1]]).astype(np.float32)
+    image.flags.writeable = False
+    _SMOOTHED_TEMPLATE_CT.clear()
+    _SMOOTHED_TEMPLATE_CT[id(template)] = (template, image)
+    return image
 
 
 def refine_mni_affine_with_ct(ct: Volume, brain_mask: np.ndarray, fit: TemplateFit, *, template) -> TemplateFit:
@@ -232,20 +253,17 @@ def refine_mni_affine_with_ct(ct: Volume, brain_mask: np.ndarray, fit: TemplateF
     ----------
     Mattes D et al., IEEE TMI 2003;22:120.
     """
-    grid = _crop_to(isotropic_grid(ct, CT_REFINE_SPACING_MM),
-                    resample_to(ct.with_array(np.asarray(brain_mask, dtype=np.float32)),
-                                isotropic_grid(ct, CT_REFINE_SPACING_MM), order=0) > 0.5, margin=3)
+    full = isotropic_grid(ct, CT_REFINE_SPACING_MM)
+    inside = resample_to(ct.with_array(np.asarray(brain_mask, dtype=np.float32)), full) > 0.5
+    grid, box = _crop_to(full, inside, margin=3)
+    inside = inside[box]
     hu = resample_to(ct, grid, default=-1000.0)
-    inside = resample_to(ct.with_array(np.asarray(brain_mask, dtype=np.float32)), grid) > 0.5
     lo, hi = CT_REFINE_HU_WINDOW
-    sigma_mm = CT_REFINE_SMOOTH_MM / 2.3548
     values = ndimage.gaussian_filter(np.where(inside, np.clip(hu, lo, hi), lo).astype(np.float32),
-                                     sigma_mm / CT_REFINE_SPACING_MM)
+                                     CT_REFINE_SMOOTH_MM / 2.3548 / CT_REFINE_SPACING_MM)
     fixed = to_sitk(grid.with_array(values))
     fixed_mask = to_sitk(grid.with_array(ndimage.binary_erosion(inside).astype(np.uint8)), dtype=np.uint8)
-    template_hu = ndimage.gaussian_filter(template_ct_hu(template),
-                                          [sigma_mm / v for v in template.t1.spacing_mm[::-1]])
-    moving = to_sitk(template.t1.with_array(template_hu.astype(np.float32)))
+    moving = to_sitk(template.t1.with_array(_smoothed_template_ct(template)))
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
     reg.SetMetricSamplingStrategy(reg.RANDOM)
