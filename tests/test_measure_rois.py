@@ -13,6 +13,7 @@ from gliopet.measure import (
     disk_weights,
     hottest_voxel,
     lesion_circle,
+    lesion_extent,
     measure_rois,
     sphere_kernel,
     suv_peak,
@@ -61,6 +62,21 @@ def test_disk_weights_full_inside_zero_outside_fraction_on_rim():
     # symmetric under i <-> j and reflections about the centre
     np.testing.assert_array_equal(w, w.T)
     np.testing.assert_array_equal(w, w[::-1, ::-1])
+
+
+def test_circle_suvmax_counts_a_rim_voxel_by_where_its_centre_lies():
+    # 2 mm pixels, 25 mm circle, a hot voxel at i = 26 on the row of the centre: with the centre at
+    # i = 19.76 the voxel's centre is (26 - 19.76) x 2 = 12.48 mm away, 0.02 mm inside the rim, so
+    # just over half of it is inside and it sets SUVmax; at i = 19.74 it is 12.52 mm away, just
+    # under half inside, and SUVmax is the uniform 1 around it (10 x 10 sub-samples count exactly half
+    # of it inside from 12.40 to 12.52 mm: counting could not tell these apart)
+    arr = np.ones((3, 41, 41))
+    arr[1, 20, 26] = 5.0
+    vol = make_volume(arr)
+    assert circle_roi(vol, centre_ijk=(19.76, 20, 1), diameter_mm=25).suvmax == 5.0
+    assert circle_roi(vol, centre_ijk=(19.74, 20, 1), diameter_mm=25).suvmax == 1.0
+    # a circle smaller than a voxel, between voxel centres: the hottest voxel it touches
+    assert circle_roi(vol, centre_ijk=(25.5, 20, 1), diameter_mm=1.0).suvmax == 5.0
 
 
 def test_circle_clipped_by_image_edge_covers_the_circle_minus_a_segment():
@@ -253,6 +269,20 @@ def test_btv_empty_when_the_lesion_is_below_threshold():
     arr = np.ones((5, 5, 5))
     btv = biological_tumour_volume(make_volume(arr), seed_ijk=(2, 2, 2), bg_mean=1.0)  # 1 < 1.6
     assert btv.volume_ml == 0.0 and btv.suvmean is None and btv.n_voxels == 0
+
+
+def test_lesion_extent_is_the_41_percent_isocontour_connected_to_the_hottest_voxel():
+    # hottest voxel 10: a neighbour at 4.2 is in (>= 0.41 x 10 = 4.1), one at 4.0 is not, a 9 two voxels
+    # away behind a cold voxel is not connected, a 5 outside the search VOI is left out
+    arr = np.zeros((1, 1, 9))
+    arr[0, 0, :] = [0.0, 4.0, 10.0, 4.2, 0.0, 9.0, 0.0, 5.0, 0.0]
+    vol = make_volume(arr)
+    voi = np.zeros(arr.shape, bool)
+    voi[0, 0, :7] = True
+    extent = lesion_extent(vol, voi, seed_ijk=(2, 0, 0))
+    assert np.flatnonzero(extent[0, 0]).tolist() == [2, 3]
+    with pytest.raises(MeasurementError, match="outside the lesion VOI"):
+        lesion_extent(vol, voi, seed_ijk=(7, 0, 0))
 
 
 # ---------------------------------------------------------------- TBR

@@ -128,8 +128,11 @@ def place_background_circle(pet: Volume, *, brain_mask: np.ndarray, plane: Midsa
     allowed = slice_mask & contralateral & away
     wm = None if wm_probability is None else np.asarray(wm_probability[k], dtype=np.float64)
     best = None
-    for dj in np.arange(-BACKGROUND_SEARCH_MM, BACKGROUND_SEARCH_MM + 1e-9, sj):
-        for di in np.arange(-BACKGROUND_SEARCH_MM, BACKGROUND_SEARCH_MM + 1e-9, si):
+    # whole-voxel shifts from the point, so the point itself is always tried (a range from
+    # -12 mm in 2.5 mm steps would skip it)
+    n_i_steps, n_j_steps = (int(np.floor(BACKGROUND_SEARCH_MM / s + 1e-9)) for s in (si, sj))
+    for dj in sj * np.arange(-n_j_steps, n_j_steps + 1):
+        for di in si * np.arange(-n_i_steps, n_i_steps + 1):
             shift = float(np.hypot(di, dj))
             if shift > BACKGROUND_SEARCH_MM:
                 continue

@@ -66,14 +66,16 @@ def brain_geometry(pet: Volume, *, template, ct: Volume | None = None, pet_name:
         if within.mean() < MIN_CT_COVERAGE:
             raise MeasurementError(f"{ct_name}: covers {100 * within.mean():.0f} % of the head in {pet_name}'s "
                                    f"field of view (< {100 * MIN_CT_COVERAGE:.0f} %); the CT does not cover the PET")
+        acquired = ct
         if min(ct.spacing_mm) < WORK_SPACING_MM - 1e-6:
             # a clinical CT (0.5-1 mm pixels) is resampled to a 2 mm grid first: masks,
-            # fit and symmetry need no finer detail and run ~30x faster
+            # shape fit and symmetry need no finer detail and run ~30x faster (the CT
+            # refinement reads the acquired grid: a second interpolation would bias it)
             grid = isotropic_grid(ct, WORK_SPACING_MM)
             ct = grid.with_array(resample_to(ct, grid, default=-1000.0))
         mask_ct = ct_brain_mask(ct, name=ct_name)
         fit = fit_mni_affine(ct.with_array(mask_ct.astype(np.float32)), template_mask=template.brain_mask)
-        fit = refine_mni_affine_with_ct(ct, mask_ct, fit, template=template)
+        fit = refine_mni_affine_with_ct(acquired, ct.with_array(mask_ct), fit, template=template)
         plane = midsagittal_plane(ct, mask=mask_ct, initial=plane_from_template_fit(fit.patient_to_mni))
         mask = resample_to(ct.with_array(mask_ct.astype(np.float32)), pet, order=1) > 0.5
         # the template brain mapped into the PET grid tells how much brain the PET should see

@@ -12,7 +12,7 @@ import SimpleITK as sitk
 
 from ..volume import Volume
 
-__all__ = ["to_sitk", "from_sitk", "affine_to_sitk", "transform_to_matrix", "resample_to", "isotropic_grid"]
+__all__ = ["to_sitk", "from_sitk", "affine_to_sitk", "transform_to_matrix", "resample_to", "isotropic_grid", "coarsened_grid"]
 
 
 def to_sitk(volume: Volume, *, dtype: type = np.float32) -> sitk.Image:
@@ -74,13 +74,26 @@ def resample_to(volume: Volume, reference: Volume, *, reference_to_volume: np.nd
 
 def isotropic_grid(volume: Volume, spacing_mm: float) -> Volume:
     """An empty volume covering ``volume``'s field of view at ``spacing_mm``, same orientation."""
+    return _regrid(volume, np.full(3, float(spacing_mm)))
+
+
+def coarsened_grid(volume: Volume, min_spacing_mm: float) -> Volume:
+    """An empty volume covering ``volume``'s field of view, same orientation, each axis's
+    spacing raised to ``min_spacing_mm`` where finer (``volume``'s own grid when none is)."""
+    spacing = np.array(volume.spacing_mm, dtype=np.float64)
+    if np.all(spacing >= min_spacing_mm):
+        return Volume(np.zeros(volume.shape, np.uint8), volume.affine.copy())
+    return _regrid(volume, np.maximum(spacing, float(min_spacing_mm)))
+
+
+def _regrid(volume: Volume, spacing_ijk_mm: np.ndarray) -> Volume:
     spacing = np.array(volume.spacing_mm)
     shape_ijk = np.array(volume.shape[::-1])
     extent = spacing * shape_ijk
-    new_shape = np.maximum(np.ceil(extent / spacing_mm).astype(int), 1)
+    new_shape = np.maximum(np.ceil(extent / spacing_ijk_mm).astype(int), 1)
     direction = volume.affine[:3, :3] / spacing[None, :]
     affine = np.eye(4)
-    affine[:3, :3] = direction * spacing_mm
+    affine[:3, :3] = direction * spacing_ijk_mm[None, :]
     # keep the field of view's corner: voxel edge -0.5 maps to the same point
     corner = volume.affine[:3, 3] - 0.5 * volume.affine[:3, :3].sum(axis=1)
     affine[:3, 3] = corner + 0.5 * affine[:3, :3].sum(axis=1)

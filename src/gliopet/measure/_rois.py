@@ -34,8 +34,8 @@ __all__ = [
     "BTV_THRESHOLD_FACTOR",
     "CIRCLE_SUBSAMPLES",
     "SPHERE_SUBSAMPLES",
-    "MAX_VOXEL_MIN_COVERAGE",
     "PEAK_TIE_TOLERANCE",
+    "LESION_EXTENT_FRACTION",
     "CircleRoi",
     "RegionRoi",
     "region_roi",
@@ -49,6 +49,7 @@ __all__ = [
     "lesion_circle",
     "suv_peak",
     "biological_tumour_volume",
+    "lesion_extent",
     "tumour_to_background",
 ]
 
@@ -68,12 +69,15 @@ BTV_THRESHOLD_FACTOR = 1.6
 CIRCLE_SUBSAMPLES = 10
 #: Sub-samples per axis for the SUVpeak sphere's partial-voxel weights (7^3 = 343).
 SPHERE_SUBSAMPLES = 7
-#: A voxel counts for a circle's SUVmax when at least this fraction of it lies
-#: inside the circle (a sliver of a voxel on the rim does not set the maximum).
-MAX_VOXEL_MIN_COVERAGE = 0.5
 #: Sphere means within this relative difference of the best count as equal
 #: (FFT convolution round-off is ~1e-15).
 PEAK_TIE_TOLERANCE = 1e-9
+#: Where a lesion's uptake reaches, for keeping the background ROI clear of
+#: it (:func:`lesion_extent`): voxels at or above this fraction of the
+#: lesion's hottest voxel, connected to it; 41 % of SUVmax is the EANM
+#: fixed-threshold delineation of a tumour's metabolic volume (Boellaard R et
+#: al., EJNMMI 2015;42:328).
+LESION_EXTENT_FRACTION = 0.41
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,9 +290,17 @@ def circle_roi(volume: Volume, *, centre_ijk: tuple[float, float, float], diamet
     """Statistics of a circle on the slice ``k = round(centre_ijk[2])``.
 
     SUVmean is the partial-voxel-weighted mean ``sum(w v) / sum(w)`` with the
-    weights of :func:`disk_weights`. SUVmax is the highest voxel with weight
-    >= :data:`MAX_VOXEL_MIN_COVERAGE`. A circle clipped by the image edge is
-    measured on its part inside the image (``coverage`` < 1 says so).
+    weights of :func:`disk_weights`. SUVmax is the highest voxel whose centre
+    lies inside the circle (at most the radius from its centre), so a sliver
+    of a voxel on the rim does not set the maximum. Where the rim is straight
+    across a voxel this is exactly "at least half of the voxel inside" (a line
+    through a square's centre halves it), decided from the geometry rather
+    than by counting sub-samples: a count is off by up to a few hundredths,
+    i.e. a rim a few hundredths of a millimetre away, which flipped the
+    background's hottest voxel between two centres 0.01 mm apart. If no voxel
+    centre is inside (a circle smaller than a voxel), the highest voxel it
+    touches. A circle clipped by the image edge is measured on its part
+    inside the image (``coverage`` < 1 says so).
 
     Raises
     ------
@@ -310,7 +322,8 @@ def circle_roi(volume: Volume, *, centre_ijk: tuple[float, float, float], diamet
     if total <= 0:
         raise MeasurementError(f"circle at (i, j, k) = ({ci:.1f}, {cj:.1f}, {k}) covers no voxel")
     mean = float((weights * plane).sum() / total)
-    counted = weights >= MAX_VOXEL_MIN_COVERAGE
+    jj, ii = np.ogrid[0:n_j, 0:n_i]
+    counted = (weights > 0) & (((ii - ci) * si) ** 2 + ((jj - cj) * sj) ** 2 <= (diameter_mm / 2.0) ** 2)
     vmax = float(plane[counted].max()) if counted.any() else float(plane[weights > 0].max())
     area = float(total * si * sj)
     full_area = math.pi * (diameter_mm / 2.0) ** 2
@@ -461,6 +474,27 @@ def biological_tumour_volume(volume: Volume, *, seed_ijk: tuple[int, int, int], 
     n = int(region.sum())
     return Btv(volume_ml=n * volume.voxel_volume_ml, suvmean=float(values[region].mean()), n_voxels=n,
                threshold=threshold, mask=region)
+
+
+def lesion_extent(volume: Volume, voi_mask: np.ndarray, *, seed_ijk: tuple[int, int, int],
+                  fraction: float = LESION_EXTENT_FRACTION) -> np.ndarray:
+    """The lesion's uptake inside a search VOI: voxels >= ``fraction`` x the seed's value, connected to it.
+
+    A VOI found by ``--lesion auto`` or around a point is a ball that holds the
+    lesion and whatever surrounds it; this is the part of it that is the
+    lesion, what the background ROI keeps away from. Connectivity is
+    26-neighbour, limited to the VOI; the seed (the hottest voxel, ``(i, j, k)``)
+    is always in it.
+    """
+    mask = _check_mask(volume, voi_mask, "lesion VOI")
+    i, j, k = (int(v) for v in seed_ijk)
+    if not mask[k, j, i]:
+        raise MeasurementError(f"lesion seed (i, j, k) = ({i}, {j}, {k}) is outside the lesion VOI")
+    values = np.asarray(volume.array, dtype=np.float64)
+    above = mask & (values >= fraction * values[k, j, i])
+    above[k, j, i] = True
+    labels, _ = ndimage.label(above, structure=np.ones((3, 3, 3), dtype=bool))
+    return labels == labels[k, j, i]
 
 
 def tumour_to_background(*, lesion_suvmax: float, lesion_suvmean: float, bg_suvmax: float,

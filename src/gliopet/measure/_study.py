@@ -260,20 +260,22 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
     if lesion_auto:
         voi, lesion_method = lesion_voi(pet, lesion, brain_mask=geometry.mask, name=pet_name,
                                         lesion_name=lesion_name)
-    from ._rois import hottest_voxel
+    from ._rois import hottest_voxel, lesion_extent
 
     hot = hottest_voxel(pet, voi)
     hot_lps = pet.ijk_to_xyz_mm(hot)
+    # the background keeps clear of the lesion: a given mask is the lesion, a search ball is not
+    extent = voi if lesion_method == "mask" else lesion_extent(pet, voi, seed_ijk=hot)
     background_mask = None
     if isinstance(background, str) and background == "crescent":
         background_mask = _brain.crescent_background_mask(pet, brain_mask=geometry.mask, plane=geometry.plane,
-                                                          lesion_lps_mm=hot_lps, lesion_mask=voi, name=pet_name)
+                                                          lesion_lps_mm=hot_lps, lesion_mask=extent, name=pet_name)
         centre_ijk, bg_method = None, "crescent"
     elif isinstance(background, str):
         if background != "auto":
             raise MeasurementError(f"background must be 'auto', 'crescent' or X,Y,Z, got {background!r}")
         placement = _brain.place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane,
-                                                   fit=geometry.fit, lesion_lps_mm=hot_lps, lesion_mask=voi,
+                                                   fit=geometry.fit, lesion_lps_mm=hot_lps, lesion_mask=extent,
                                                    wm_probability=geometry.wm_probability, name=pet_name)
         extra["background_placement"] = placement.to_dict()
         centre_ijk, bg_method = placement.centre_ijk, "auto"
