@@ -216,14 +216,13 @@ def test_ct_refinement_reads_the_ct_on_its_own_grid():
     assert grid.spacing_mm == pytest.approx((1.0, 1.0, 3.0))
     # first voxel's corner: fine -0.25 mm along x, coarse 0.25 - 0.5 = -0.25 mm
     assert grid.affine[:3, 3] == pytest.approx([0.25, 0.0, 0.0])
-    # cropped around a mask on another (2 mm) grid: a sub-grid of the same voxels that holds the
-    # mask's voxel centres with 3 voxels to spare, and not the whole field of view
-    from gliopet.brain._template import _grid_around
+    # cut around a mask's voxels on another (2 mm) grid: a sub-grid of the same voxels that holds
+    # them with 3 voxels to spare (clipped to the grid), and not the whole field of view
+    from gliopet.brain._sitk import box_corners_mm, sub_volume
 
-    cells = np.zeros((8, 10, 10), np.uint8)
-    cells[2:4, 3:6, 4:5] = 1  # x 8 mm, y 6..10 mm, z 4..6 mm
-    mask = Volume(cells, np.diag([2.0, 2.0, 2.0, 1.0]))
-    box = _grid_around(grid, mask, margin=3)
+    mask = Volume(np.zeros((8, 10, 10), np.uint8), np.diag([2.0, 2.0, 2.0, 1.0]))
+    # mask voxels k 2..3, j 3..5, i 4: x 8 mm, y 6..10 mm, z 4..6 mm
+    box = sub_volume(grid, box_corners_mm(mask, (2, 3, 4), (3, 5, 4)), margin=3)
     offset = np.linalg.solve(grid.affine[:3, :3], box.affine[:3, 3] - grid.affine[:3, 3])
     assert offset == pytest.approx(np.round(offset))  # on the same voxels
     first, last = box.ijk_to_xyz_mm([0, 0, 0]), box.ijk_to_xyz_mm(np.array(box.shape[::-1]) - 1)
@@ -232,6 +231,12 @@ def test_ct_refinement_reads_the_ct_on_its_own_grid():
     assert np.all(first <= np.maximum(np.array([8.0, 6.0, 4.0]) - spare, edge_lo))  # z: the grid starts at 0
     assert np.all(last >= np.minimum(np.array([8.0, 10.0, 6.0]) + spare, edge_hi))
     assert np.prod(box.shape) < np.prod(grid.shape)
+    # the values come along unchanged: a voxel of the cut is the voxel at the same place
+    values = Volume(np.arange(10 * 20 * 20, dtype=np.float32).reshape(10, 20, 20), grid.affine)
+    cut = sub_volume(values, box_corners_mm(mask, (2, 3, 4), (3, 5, 4)), margin=3)
+    k, j, i = 1, 2, 3
+    src = np.rint(values.xyz_mm_to_ijk(cut.ijk_to_xyz_mm([i, j, k]))).astype(int)
+    assert cut.array[k, j, i] == values.array[src[2], src[1], src[0]]
 
 
 def test_template_ct_registered_to_itself_stays_put(template):

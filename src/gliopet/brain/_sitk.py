@@ -7,12 +7,15 @@ direction = unit columns. ``GetArrayFromImage`` is ``[k, j, i]`` like ours.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import SimpleITK as sitk
 
 from ..volume import Volume
 
-__all__ = ["to_sitk", "from_sitk", "affine_to_sitk", "transform_to_matrix", "resample_to", "isotropic_grid", "coarsened_grid"]
+__all__ = ["to_sitk", "from_sitk", "affine_to_sitk", "transform_to_matrix", "resample_to", "isotropic_grid", "coarsened_grid",
+           "box_corners_mm", "sub_volume"]
 
 
 def to_sitk(volume: Volume, *, dtype: type = np.float32) -> sitk.Image:
@@ -98,3 +101,24 @@ def _regrid(volume: Volume, spacing_ijk_mm: np.ndarray) -> Volume:
     corner = volume.affine[:3, 3] - 0.5 * volume.affine[:3, :3].sum(axis=1)
     affine[:3, 3] = corner + 0.5 * affine[:3, :3].sum(axis=1)
     return Volume(np.zeros(tuple(new_shape[::-1]), np.uint8), affine)
+
+
+def box_corners_mm(volume: Volume, lo_kji=None, hi_kji=None) -> np.ndarray:
+    """LPS mm of the 8 outer corners of voxels ``lo_kji..hi_kji`` (inclusive; default: all)."""
+    lo = np.zeros(3) if lo_kji is None else np.asarray(lo_kji, dtype=np.float64)
+    hi = np.array(volume.shape, dtype=np.float64) - 1 if hi_kji is None else np.asarray(hi_kji, dtype=np.float64)
+    corners_kji = np.array(list(itertools.product(*zip(lo - 0.5, hi + 0.5))))
+    return volume.ijk_to_xyz_mm(corners_kji[:, ::-1])
+
+
+def sub_volume(volume: Volume, points_mm: np.ndarray, *, margin: int) -> Volume:
+    """The part of ``volume`` whose voxels cover ``points_mm``, ``margin`` voxels wider (a view,
+    same voxels: the affine is shifted, nothing is interpolated); clipped to ``volume``."""
+    ijk = volume.xyz_mm_to_ijk(np.asarray(points_mm, dtype=np.float64))
+    lo = np.maximum(np.floor(ijk.min(axis=0) + 0.5).astype(int) - margin, 0)
+    hi = np.minimum(np.floor(ijk.max(axis=0) + 0.5).astype(int) + margin + 1, np.array(volume.shape[::-1]))
+    hi = np.maximum(hi, lo + 1)
+    affine = volume.affine.copy()
+    affine[:3, 3] = volume.affine[:3, :3] @ lo.astype(np.float64) + volume.affine[:3, 3]
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo[::-1], hi[::-1]))
+    return Volume(np.asarray(volume.array)[box], affine, volume.provenance)

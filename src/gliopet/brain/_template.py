@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -13,7 +12,8 @@ from scipy import ndimage
 
 from ..errors import MeasurementError
 from ..volume import Volume
-from ._sitk import affine_to_sitk, coarsened_grid, isotropic_grid, resample_to, to_sitk, transform_to_matrix
+from ._sitk import (affine_to_sitk, box_corners_mm, coarsened_grid, isotropic_grid, resample_to, sub_volume, to_sitk,
+                    transform_to_matrix)
 
 logger = logging.getLogger(__name__)
 
@@ -197,27 +197,6 @@ def template_ct_hu(template) -> np.ndarray:
     return np.where(brain, tissue, hu).astype(np.float32)
 
 
-def _grid_around(grid: Volume, mask: Volume, *, margin: int) -> Volume:
-    """The part of ``grid`` (an empty volume) that holds ``mask``'s voxels, ``margin`` voxels wider.
-
-    The box is found from the corners of the mask's bounding box in its own
-    grid, so a fine grid is never filled whole.
-    """
-    idx = np.argwhere(np.asarray(mask.array) > 0.5)
-    if not len(idx):
-        return grid
-    corners_kji = np.array(list(itertools.product(*zip(idx.min(axis=0), idx.max(axis=0)))), dtype=np.float64)
-    ijk = grid.xyz_mm_to_ijk(mask.ijk_to_xyz_mm(corners_kji[:, ::-1]))
-    # plus the corner voxels' own half-diagonal, in grid voxels
-    pad = margin + 0.5 * np.linalg.norm(mask.spacing_mm) / min(grid.spacing_mm)
-    ijk_lo, ijk_hi = ijk.min(axis=0) - pad, ijk.max(axis=0) + pad
-    lo = np.maximum(np.floor(ijk_lo).astype(int), 0)
-    hi = np.minimum(np.ceil(ijk_hi).astype(int) + 1, np.array(grid.shape[::-1]))
-    affine = grid.affine.copy()
-    affine[:3, 3] = grid.affine[:3, :3] @ lo.astype(np.float64) + grid.affine[:3, 3]
-    return Volume(np.zeros(tuple(int(v) for v in (hi - lo)[::-1]), np.uint8), affine)
-
-
 #: The last template's smoothed CT-like image, ``{id(template): (template, image)}``:
 #: ``load_mni152`` returns one object per process, so each worker builds it once.
 _SMOOTHED_TEMPLATE_CT: dict[int, tuple[object, np.ndarray]] = {}
@@ -277,18 +256,31 @@ def refine_mni_affine_with_ct(ct: Volume, brain_mask: np.ndarray | Volume, fit: 
     Mattes D et al., IEEE TMI 2003;22:120.
     """
     mask = brain_mask if isinstance(brain_mask, Volume) else ct.with_array(np.asarray(brain_mask, dtype=np.float32))
-    grid = _grid_around(coarsened_grid(ct, CT_REFINE_MIN_SPACING_MM), mask, margin=3)
+    idx = np.argwhere(np.asarray(mask.array) > 0.5)
+    if not len(idx):
+        logger.warning("CT refinement of the template fit skipped: the CT's brain mask is empty")
+        return fit
+    corners = box_corners_mm(mask, idx.min(axis=0), idx.max(axis=0))
+    mask = sub_volume(mask, corners, margin=2)
+    # the samples' depth, on the mask's own (work) grid: the edge's place matters to a voxel,
+    # and a distance map of a 1 mm grid costs ten times as much
+    deep_mask = mask.with_array((ndimage.distance_transform_edt(np.asarray(mask.array) > 0.5,
+                                                                sampling=np.array(mask.spacing_mm)[::-1])
+                                 > CT_REFINE_EDGE_MARGIN_MM).astype(np.float32))
+    # the CT's own voxels (coarsened where finer) around the mask, and the CT cut to them first
+    # so that a 512 x 512 CT is never converted whole
+    grid = sub_volume(coarsened_grid(ct, CT_REFINE_MIN_SPACING_MM), corners, margin=3)
+    source = sub_volume(ct, box_corners_mm(grid), margin=2)
     inside = resample_to(mask, grid) > 0.5
-    hu = resample_to(ct, grid, default=-1000.0)
-    lo, hi = CT_REFINE_HU_WINDOW
-    spacing_kji = np.array(grid.spacing_mm)[::-1]
-    values = ndimage.gaussian_filter(np.where(inside, np.clip(hu, lo, hi), lo).astype(np.float32),
-                                     CT_REFINE_SMOOTH_MM / 2.3548 / spacing_kji)
-    deep = ndimage.distance_transform_edt(inside, sampling=spacing_kji) > CT_REFINE_EDGE_MARGIN_MM
+    deep = resample_to(deep_mask, grid) > 0.5
     if not deep.any():
         logger.warning("CT refinement of the template fit skipped: no brain deeper than %.0f mm in the CT's mask",
                        CT_REFINE_EDGE_MARGIN_MM)
         return fit
+    hu = resample_to(source, grid, default=-1000.0)
+    lo, hi = CT_REFINE_HU_WINDOW
+    values = ndimage.gaussian_filter(np.where(inside, np.clip(hu, lo, hi), lo).astype(np.float32),
+                                     CT_REFINE_SMOOTH_MM / 2.3548 / np.array(grid.spacing_mm)[::-1])
     fixed = to_sitk(grid.with_array(values))
     fixed_mask = to_sitk(grid.with_array(deep.astype(np.uint8)), dtype=np.uint8)
     moving = to_sitk(template.t1.with_array(_smoothed_template_ct(template)))
