@@ -457,3 +457,23 @@ def test_pet_without_brain_coverage_is_an_error():
     pet = vol.with_array(np.where(neck, 0.5, 0.0).astype(np.float32))
     with pytest.raises(MeasurementError, match="neck.nii.gz: brain region found from PET is .* does not cover"):
         pet_brain_mask(pet, name="neck.nii.gz")
+
+
+def test_work_in_the_masks_bounding_box_gives_the_whole_arrays_result():
+    # the brain's box with a one-voxel rim: a distance map and a hole filling computed there equal
+    # the whole array's, also for a mask that touches the array's edge and holds a cavity
+    from gliopet.measure._study import _erode_mm
+    from gliopet.volume import bounding_box
+
+    k, j, i = np.indices((30, 40, 50))
+    mask = ((k - 12) ** 2 / 100 + (j - 20) ** 2 / 144 + (i - 38) ** 2 / 225) <= 1.0  # reaches i = 49
+    cavity = ((k - 12) ** 2 + (j - 20) ** 2 + (i - 38) ** 2) <= 9
+    mask &= ~cavity
+    spacing = (2.0, 1.5, 3.0)  # i, j, k
+    whole = ndimage.distance_transform_edt(mask, sampling=spacing[::-1]) > 4.0
+    assert np.array_equal(_erode_mm(mask, spacing, 4.0), whole)
+    box = bounding_box(mask, margin=1)
+    assert box == (slice(1, 24), slice(7, 34), slice(22, 50))  # k 2..22, j 8..32, i 23..49 (the edge)
+    filled = mask.copy()
+    filled[box] = ndimage.binary_fill_holes(mask[box])
+    assert np.array_equal(filled, ndimage.binary_fill_holes(mask)) and filled[12, 20, 38]

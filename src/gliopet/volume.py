@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import GeometryError
 
-__all__ = ["Volume", "AFFINE_TOLERANCE"]
+__all__ = ["Volume", "AFFINE_TOLERANCE", "bounding_box"]
 
 #: Absolute tolerance on the affine's last row and on the orthogonality of its
 #: direction cosines (dot products of unit columns).
@@ -114,3 +114,27 @@ class Volume:
         if array.shape != self.array.shape:
             raise GeometryError(f"new array shape {array.shape} != volume shape {self.array.shape}")
         return Volume(array, self.affine, {**self.provenance, **provenance})
+
+
+def bounding_box(mask: np.ndarray, *, margin: Any = 1) -> tuple[slice, ...]:
+    """Index slices ``[k, j, i]`` of the smallest box holding ``mask``'s set voxels, ``margin``
+    voxels wider on each side (an int, or one per axis ``(k, j, i)``; clipped to the array);
+    the whole array when none is set.
+
+    With ``margin >= 1`` the box has a rim of unset voxels wherever it is inside the array,
+    so a distance map to the unset voxels or a hole filling computed in it equals the one
+    computed on the whole array (the nearest unset voxel outside the box is never nearer
+    than the rim, and background reaching the rim reaches the array's edge).
+
+    Examples
+    --------
+    >>> m = np.zeros((4, 5, 6), bool); m[1, 2, 3] = True
+    >>> bounding_box(m, margin=1)
+    (slice(0, 3, None), slice(1, 4, None), slice(2, 5, None))
+    """
+    idx = np.argwhere(mask)
+    if not len(idx):
+        return tuple(slice(0, n) for n in mask.shape)
+    lo = np.maximum(idx.min(axis=0) - margin, 0)
+    hi = np.minimum(idx.max(axis=0) + margin + 1, mask.shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))

@@ -8,7 +8,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import MeasurementError
-from ..volume import Volume
+from ..volume import Volume, bounding_box
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +79,7 @@ def ct_brain_mask(ct: Volume, *, skull_hu: float = SKULL_HU, name: str = "CT") -
     # width and a voxel (more than its dilation can reach and its erosion look at): a clinical CT's
     # 500 mm field of view holds a head of 200 mm, so this is the same result several times faster.
     ball = _ball(SKULL_CLOSING_MM, ct.spacing_mm)
-    idx = np.argwhere(bone)
-    margin = np.array(ball.shape) + 1
-    lo = np.maximum(idx.min(axis=0) - margin, 0)
-    hi = np.minimum(idx.max(axis=0) + margin + 1, bone.shape)
-    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    box = bounding_box(bone, margin=np.array(ball.shape) + 1)
     closed = ndimage.binary_closing(bone[box], structure=ball, iterations=1, border_value=0)
     inside = _fill_slices(closed) & ~closed
     inside &= (hu[box] >= BRAIN_HU_RANGE[0]) & (hu[box] <= BRAIN_HU_RANGE[1])
@@ -108,7 +104,9 @@ def pet_head_mask(pet: Volume, *, name: str = "PET") -> np.ndarray:
     if not top > 0:
         raise MeasurementError(f"{name}: image is empty (99th percentile {top:g}); no brain to find")
     head = _largest_component(smooth > PET_HEAD_FRACTION * top)
-    return ndimage.binary_fill_holes(_fill_slices(head))
+    box = bounding_box(head, margin=1)  # the same filling, on the head's box only
+    head[box] = ndimage.binary_fill_holes(_fill_slices(head[box]))
+    return head
 
 
 def pet_brain_mask(pet: Volume, *, name: str = "PET") -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import MeasurementError
-from ..volume import Volume
+from ..volume import Volume, bounding_box
 from ._record import Measurement, measure_rois
 
 logger = logging.getLogger(__name__)
@@ -59,8 +59,10 @@ def _inside(volume: Volume, xyz_mm) -> bool:
 
 
 def _erode_mm(mask: np.ndarray, spacing_ijk, radius_mm: float) -> np.ndarray:
-    distance = ndimage.distance_transform_edt(mask, sampling=tuple(spacing_ijk[::-1]))
-    return distance > radius_mm
+    box = bounding_box(mask, margin=1)  # the same distances, on the brain's box only
+    out = np.zeros(mask.shape, dtype=bool)
+    out[box] = ndimage.distance_transform_edt(mask[box], sampling=tuple(spacing_ijk[::-1])) > radius_mm
+    return out
 
 
 #: A mask's voxel centres must fall on the PET's within this many voxels.
