@@ -135,6 +135,9 @@ def validate(cohort: Path) -> list[dict]:
             "patient": truth["patient_id"], "visible": truth["lesion"]["visible"],
             "pose_rotation_deg": truth["pose"]["rotation_deg"],
             "bg_distance_mm": round(float(np.linalg.norm(centre - contra)), 2),
+            # the fitted centrum semiovale point itself, before its level is rounded to a slice
+            "fitted_point_distance_mm": round(float(np.linalg.norm(
+                np.array(auto["background_placement"]["template_point_lps_mm"]) - contra)), 3),
             "bg_contralateral": bool(np.linalg.norm(centre - contra) < np.linalg.norm(centre - ipsi)),
             "lesion_distance_mm": round(lesion_distance, 2),
             "suvmax_auto": round(auto["suvmax"], 4), "suvmax_truth_position": round(at_truth["suvmax"], 4),
@@ -179,6 +182,9 @@ def validate(cohort: Path) -> list[dict]:
             round(max(rel("bg_suvmean_auto", "bg_suvmean_truth_position")), 4)],
         "bg_distance_mm_median_max": [round(statistics.median(r["bg_distance_mm"] for r in rows), 2),
                                       max(r["bg_distance_mm"] for r in rows)],
+        "fitted_point_distance_mm_median_max": [
+            round(statistics.median(r["fitted_point_distance_mm"] for r in rows), 3),
+            max(r["fitted_point_distance_mm"] for r in rows)],
     }, indent=2))
     return rows
 

@@ -14,8 +14,8 @@ import SimpleITK as sitk
 
 from ..volume import Volume
 
-__all__ = ["to_sitk", "from_sitk", "affine_to_sitk", "transform_to_matrix", "resample_to", "isotropic_grid", "coarsened_grid",
-           "box_corners_mm", "sub_volume"]
+__all__ = ["to_sitk", "from_sitk", "affine_to_sitk", "transform_to_matrix", "resample_to", "isotropic_grid",
+           "coarsened_grid", "box_corners_mm", "sub_volume"]
 
 
 def to_sitk(volume: Volume, *, dtype: type = np.float32) -> sitk.Image:
