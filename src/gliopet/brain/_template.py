@@ -42,6 +42,10 @@ CENTRUM_SEMIOVALE_MNI_RAS_MM = (26.0, -10.0, 32.0)
 REGISTRATION_SPACING_MM = 4.0
 REGISTRATION_SMOOTH_MM = 4.0
 REGISTRATION_ITERATIONS = 200
+#: The patient's mask is cut to its box this much wider before the shape fit:
+#: the metric is a mean over the fixed image's voxels, and a clinical CT's
+#: 500 mm field of view is mostly air (beyond the margin, both masks are 0).
+REGISTRATION_MASK_MARGIN_MM = 40.0
 #: Seed of the metric's random sampling, so fits are reproducible.
 REGISTRATION_SEED = 20240601
 #: CT refinement (:func:`refine_mni_affine_with_ct`): the CT's own grid, each
@@ -80,7 +84,8 @@ class TemplateFit:
 
     ``patient_to_mni`` maps a patient point to the template; ``mni_to_patient``
     is its inverse. ``metric`` is the final mean-squares difference of the
-    two brain masks (0 = perfect overlap, ~0.02-0.05 typical). ``method`` says
+    two smoothed brain masks over the patient mask's box 40 mm wider (0 = perfect
+    overlap; 0.001 to 0.003 for the project's synthetic and simulated heads). ``method`` says
     what fixed the affine: ``"brain mask"`` (:func:`fit_mni_affine`) or
     ``"brain mask + CT"`` (refined by :func:`refine_mni_affine_with_ct`, whose
     mutual information is ``ct_metric``).
@@ -101,6 +106,15 @@ class TemplateFit:
         return xyz @ self.patient_to_mni[:3, :3].T + self.patient_to_mni[:3, 3]
 
 
+def _around_mask(mask: Volume, margin_mm: float) -> Volume:
+    """``mask`` cut to its set voxels' box, ``margin_mm`` wider (the whole volume when empty)."""
+    idx = np.argwhere(np.asarray(mask.array) > 0.5)
+    if not len(idx):
+        return mask
+    margin = int(np.ceil(margin_mm / min(mask.spacing_mm)))
+    return sub_volume(mask, box_corners_mm(mask, idx.min(axis=0), idx.max(axis=0)), margin=margin)
+
+
 def _smoothed_mask_image(mask: Volume, spacing_mm: float) -> sitk.Image:
     grid = isotropic_grid(mask, spacing_mm)
     values = resample_to(mask.with_array(np.asarray(mask.array, dtype=np.float32)), grid, order=1)
@@ -114,7 +128,11 @@ def fit_mni_affine(brain_mask: Volume, *, template_mask: Volume,
                    iterations: int = REGISTRATION_ITERATIONS) -> TemplateFit:
     """Fit a 12-parameter affine from a patient's brain mask to the template's.
 
-    Both masks are resampled to ``spacing_mm`` grids and smoothed (Gaussian,
+    The patient's mask is cut to its box :data:`REGISTRATION_MASK_MARGIN_MM`
+    wider (averaged over a 500 mm field of view of air, the metric and its
+    gradient shrink until the optimiser stops early: 5 to 8 mm off at the
+    centrum semiovale on such a CT). Both masks are resampled to
+    ``spacing_mm`` grids and smoothed (Gaussian,
     :data:`REGISTRATION_SMOOTH_MM` FWHM); SimpleITK then minimises their mean
     squared difference: centres of mass aligned, a similarity transform
     (rotation, isotropic scale, translation), then a full affine, each with a
@@ -137,7 +155,7 @@ def fit_mni_affine(brain_mask: Volume, *, template_mask: Volume,
     ----------
     Lowekamp BC et al., Front Neuroinform 2013;7:45 (SimpleITK).
     """
-    fixed = _smoothed_mask_image(brain_mask, spacing_mm)
+    fixed = _smoothed_mask_image(_around_mask(brain_mask, REGISTRATION_MASK_MARGIN_MM), spacing_mm)
     moving = _smoothed_mask_image(template_mask, spacing_mm)
     initial = sitk.CenteredTransformInitializer(fixed, moving, sitk.Similarity3DTransform(),
                                                 sitk.CenteredTransformInitializerFilter.MOMENTS)
