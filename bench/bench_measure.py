@@ -12,7 +12,7 @@ Also timed in-process, the template and DICOM already loaded: ``measure_pet`` al
 Validation against a simulated cohort's ground truth (issue 5's acceptance numbers):
 
     gliopet simulate cohort --like reference/table2-published.csv --out COHORT --seed 2024 --flavour mixed
-    python -m bench.bench_measure validate COHORT
+    python -m bench.bench_measure validate COHORT [--pet-only]
 """
 
 from __future__ import annotations
@@ -109,8 +109,11 @@ def _one_voxel_envelope(pet_path: Path, mask_path: Path, centre_lps_mm: np.ndarr
     return [round(min(tbrs), 3), round(max(tbrs), 3)]
 
 
-def validate(cohort: Path) -> list[dict]:
-    """Measure every simulated patient automatically and at its true positions; compare with the truth."""
+def validate(cohort: Path, *, pet_only: bool = False) -> list[dict]:
+    """Measure every simulated patient automatically and at its true positions; compare with the truth.
+
+    ``pet_only``: the automatic measurement without the CT (brain mask and template fit from the PET).
+    """
     from gliopet.measure import measure_study_files
 
     rows = []
@@ -123,7 +126,7 @@ def validate(cohort: Path) -> list[dict]:
         ipsi = np.array(next(v["centre_lps_mm"] for v in cs.values() if not v["contralateral"]))
         pet = folder / scan["pet_folder"]
         start = time.perf_counter()
-        auto = measure_study_files(pet, ct=folder / "CT")
+        auto = measure_study_files(pet, ct=None if pet_only else folder / "CT")
         seconds = time.perf_counter() - start
         at_truth = measure_study_files(pet, lesion=str(folder / truth["lesion"]["mask_file"]),
                                        background=",".join(f"{v:.3f}" for v in contra))
@@ -151,6 +154,7 @@ def validate(cohort: Path) -> list[dict]:
             "tbr_mean_truth_position": round(at_truth["tbr_max_to_bg_mean"], 3),
             "tbr_truth_one_voxel_envelope": envelope,
             "seconds": round(seconds, 2),
+            "brain_volume_ml": auto["brain"]["brain_volume_ml"], "warnings": len(auto["warnings"]),
         })
         print(json.dumps(rows[-1]), flush=True)
     ok_bg = sum(r["bg_distance_mm"] < 10 and r["bg_contralateral"] for r in rows)
@@ -190,7 +194,7 @@ def validate(cohort: Path) -> list[dict]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "validate":
-        validate(Path(sys.argv[2]))
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "validate":
+        validate(Path(sys.argv[2]), pet_only=sys.argv[3:] == ["--pet-only"])
     else:
         main()

@@ -63,3 +63,16 @@ def test_measurement_at_the_ground_truth_positions(patient):
     assert record["suvmax"] == pytest.approx(scan["recon"]["lesion_suvmax"], rel=0.02)
     assert record["bg_suvmax"] == pytest.approx(scan["recon"]["bg_suvmax"], rel=0.02)
     assert record["tbr_max_to_bg_max"] == pytest.approx(scan["recon"]["tbr_max_to_bg_max"], rel=0.02)
+
+
+def test_pet_only_says_when_its_brain_is_implausible(patient):
+    # 68Ga-Pentixafor: the brain takes up almost nothing, so the head found on the PET alone takes
+    # in the face and neck and its "brain" is far larger than any brain; the measurement goes on
+    # but says the automatic placement is not reliable (with the CT it has nothing to say)
+    out, truth = patient
+    scan = truth["scans"][0]
+    pet_only = measure_study_files(out / scan["pet_folder"])
+    assert pet_only["brain"]["mask_source"] == "pet" and pet_only["brain"]["brain_volume_ml"] > 2000.0
+    assert any("brain found from the PET alone" in w and "give --ct" in w for w in pet_only["warnings"])
+    with_ct = measure_study_files(out / scan["pet_folder"], ct=out / "CT")
+    assert not any("PET alone" in w for w in with_ct["warnings"])

@@ -16,8 +16,13 @@ from ._template import TemplateFit, fit_mni_affine, refine_mni_affine_with_ct
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BrainGeometry", "brain_geometry", "MIN_CT_COVERAGE"]
+__all__ = ["BrainGeometry", "brain_geometry", "MIN_CT_COVERAGE", "PET_ONLY_PLAUSIBLE_BRAIN_ML"]
 
+#: A PET-only brain mask outside this volume (mL) is not trusted: adult
+#: intracranial volumes are about 1.1 to 1.8 L. On a tracer with little brain
+#: uptake (68Ga-Pentixafor) the PET's head takes in the face and neck, and the
+#: mask came out 2.3 to 2.9 L with the template fit 5 mm (2 of 29: 55 mm) off.
+PET_ONLY_PLAUSIBLE_BRAIN_ML = (900.0, 2000.0)
 #: Fraction of the PET-grid brain that the CT must cover.
 MIN_CT_COVERAGE = 0.9  # of the PET's head (field of view) and of its brain
 #: The CT is brought to this isotropic grid (linear interpolation) before the
@@ -34,6 +39,7 @@ class BrainGeometry:
     fit: TemplateFit
     plane: MidsagittalPlane
     wm_probability: np.ndarray
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self, voxel_volume_ml: float) -> dict:
         return {"mask_source": self.mask_source,
@@ -59,6 +65,7 @@ def brain_geometry(pet: Volume, *, template, ct: Volume | None = None, pet_name:
     MeasurementError
         No brain in the PET's field of view, or a CT that does not cover it.
     """
+    warnings: list[str] = []
     if ct is not None:
         head = np.argwhere(pet_head_mask(pet, name=pet_name))
         ijk_ct = ct.xyz_mm_to_ijk(pet.ijk_to_xyz_mm(head[:, ::-1].astype(np.float64)))
@@ -94,8 +101,15 @@ def brain_geometry(pet: Volume, *, template, ct: Volume | None = None, pet_name:
         fit = fit_mni_affine(pet.with_array(mask.astype(np.float32)), template_mask=template.brain_mask)
         plane = midsagittal_plane(pet, mask=mask, initial=plane_from_template_fit(fit.patient_to_mni))
         source = "pet"
+        volume_ml = float(mask.sum()) * pet.voxel_volume_ml
+        lo, hi = PET_ONLY_PLAUSIBLE_BRAIN_ML
+        if not lo <= volume_ml <= hi:
+            warnings.append(f"{pet_name}: the brain found from the PET alone is {volume_ml:.0f} mL (a brain is "
+                            f"{lo:.0f} to {hi:.0f} mL): the template fit and the automatic background are not "
+                            "reliable; give --ct, or --background X,Y,Z")
     if mask.sum() * pet.voxel_volume_ml < MIN_BRAIN_ML:
         raise MeasurementError(f"{pet_name}: {mask.sum() * pet.voxel_volume_ml:.0f} mL of brain in the field of "
                                f"view (< {MIN_BRAIN_ML:g} mL); the PET does not cover the brain")
     wm = resample_to(template.wm, pet, reference_to_volume=fit.patient_to_mni)
-    return BrainGeometry(mask=mask, mask_source=source, fit=fit, plane=plane, wm_probability=wm)
+    return BrainGeometry(mask=mask, mask_source=source, fit=fit, plane=plane, wm_probability=wm,
+                         warnings=tuple(warnings))

@@ -286,4 +286,5 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
     m = measure_rois(pet, voi_mask=voi, background_centre_ijk=centre_ijk, background_mask=background_mask,
                      lesion_method=lesion_method,
                      background_method=bg_method, brain_mask=None if geometry is None else geometry.mask)
-    return dataclasses.replace(m, extra={**extra, **m.extra})
+    warnings = [*(geometry.warnings if geometry is not None else ()), *m.extra.get("warnings", [])]
+    return dataclasses.replace(m, extra={**extra, **m.extra, "warnings": warnings})
