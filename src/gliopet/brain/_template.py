@@ -106,13 +106,18 @@ class TemplateFit:
         return xyz @ self.patient_to_mni[:3, :3].T + self.patient_to_mni[:3, 3]
 
 
+def _set_voxels_corners_mm(mask: Volume) -> np.ndarray | None:
+    """LPS mm of the corners of the box of ``mask``'s set voxels (> 0.5); None when there are none."""
+    idx = np.argwhere(np.asarray(mask.array) > 0.5)
+    return box_corners_mm(mask, idx.min(axis=0), idx.max(axis=0)) if len(idx) else None
+
+
 def _around_mask(mask: Volume, margin_mm: float) -> Volume:
     """``mask`` cut to its set voxels' box, ``margin_mm`` wider (the whole volume when empty)."""
-    idx = np.argwhere(np.asarray(mask.array) > 0.5)
-    if not len(idx):
+    corners = _set_voxels_corners_mm(mask)
+    if corners is None:
         return mask
-    margin = int(np.ceil(margin_mm / min(mask.spacing_mm)))
-    return sub_volume(mask, box_corners_mm(mask, idx.min(axis=0), idx.max(axis=0)), margin=margin)
+    return sub_volume(mask, corners, margin=int(np.ceil(margin_mm / min(mask.spacing_mm))))
 
 
 def _smoothed_mask_image(mask: Volume, spacing_mm: float) -> sitk.Image:
@@ -274,11 +279,10 @@ def refine_mni_affine_with_ct(ct: Volume, brain_mask: np.ndarray | Volume, fit: 
     Mattes D et al., IEEE TMI 2003;22:120.
     """
     mask = brain_mask if isinstance(brain_mask, Volume) else ct.with_array(np.asarray(brain_mask, dtype=np.float32))
-    idx = np.argwhere(np.asarray(mask.array) > 0.5)
-    if not len(idx):
+    corners = _set_voxels_corners_mm(mask)
+    if corners is None:
         logger.warning("CT refinement of the template fit skipped: the CT's brain mask is empty")
         return fit
-    corners = box_corners_mm(mask, idx.min(axis=0), idx.max(axis=0))
     mask = sub_volume(mask, corners, margin=2)
     # the samples' depth, on the mask's own (work) grid: the edge's place matters to a voxel,
     # and a distance map of a 1 mm grid costs ten times as much

@@ -266,9 +266,10 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
 
     hot = hottest_voxel(pet, voi)
     hot_lps = pet.ijk_to_xyz_mm(hot)
-    # the background keeps clear of the lesion: a given mask is the lesion, a search ball is not
-    extent = voi if lesion_method == "mask" else lesion_extent(pet, voi, seed_ijk=hot)
     background_mask = None
+    if isinstance(background, str):  # placed here: it keeps clear of the lesion, which a given
+        # mask is, and a search ball is not
+        extent = voi if lesion_method == "mask" else lesion_extent(pet, voi, seed_ijk=hot)
     if isinstance(background, str) and background == "crescent":
         background_mask = _brain.crescent_background_mask(pet, brain_mask=geometry.mask, plane=geometry.plane,
                                                           lesion_lps_mm=hot_lps, lesion_mask=extent, name=pet_name)
