@@ -138,7 +138,7 @@ def validate(cohort: Path, *, pet_only: bool = False) -> list[dict]:
             "patient": truth["patient_id"], "visible": truth["lesion"]["visible"],
             "pose_rotation_deg": truth["pose"]["rotation_deg"],
             "bg_distance_mm": round(float(np.linalg.norm(centre - contra)), 2),
-            # the fitted centrum semiovale point itself, before its level is rounded to a slice
+            # the fitted centrum semiovale point itself, before the search moves the circle in plane
             "fitted_point_distance_mm": round(float(np.linalg.norm(
                 np.array(auto["background_placement"]["template_point_lps_mm"]) - contra)), 3),
             "bg_contralateral": bool(np.linalg.norm(centre - contra) < np.linalg.norm(centre - ipsi)),

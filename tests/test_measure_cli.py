@@ -83,8 +83,11 @@ def test_measure_dicom_auto_json_and_snapshot(study):
     assert np.linalg.norm(np.array(background["centre_lps_mm"]) - contralateral) < 10.0
     normal, offset = true_plane(**POSE)
     assert float(np.dot(normal, background["centre_lps_mm"]) - offset) > 12.5
-    # centre_ijk and slice_index agree with the PET grid
-    assert background["slice_index"] == background["centre_ijk"][2]
+    # centre_ijk and slice_index agree with the PET grid: the background is read on the plane through
+    # its centre (resliced), the lesion on its hottest voxel's slice
+    assert background["resliced"] is True and lesion["resliced"] is False
+    assert background["slice_index"] == round(background["centre_ijk"][2])
+    assert lesion["slice_index"] == lesion["centre_ijk"][2]
     np.testing.assert_allclose(pet.ijk_to_xyz_mm(background["centre_ijk"]), background["centre_lps_mm"], atol=0.01)
     # SUV factor and inputs, software version
     assert record["suv"]["factor"] == pytest.approx(WEIGHT_KG * 1000 / DECAYED_BQ, rel=1e-6)

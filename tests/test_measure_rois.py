@@ -79,6 +79,68 @@ def test_circle_suvmax_counts_a_rim_voxel_by_where_its_centre_lies():
     assert circle_roi(vol, centre_ijk=(25.5, 20, 1), diameter_mm=1.0).suvmax == 5.0
 
 
+def test_resliced_circle_suvmax_reads_a_rim_voxel_by_bilinear_interpolation():
+    # 2 mm pixels, 25 mm circle, uniform 1 with one voxel 5 at i = 26 on the row of the centre.
+    # Centre i = 19.5: the rim crosses that row at i = 19.5 + 12.5 / 2 = 25.75, a quarter voxel short
+    # of the hot voxel's centre; bilinear there is 1 + 4 x 0.75 = 4 (the voxel's own centre is outside,
+    # so whole voxels read 1).
+    arr = np.ones((3, 41, 41))
+    arr[1, 20, 26] = 5.0
+    vol = make_volume(arr)
+    assert circle_roi(vol, centre_ijk=(19.5, 20, 1), diameter_mm=25).suvmax == 1.0
+    assert circle_roi(vol, centre_ijk=(19.5, 20, 1), diameter_mm=25, resliced=True).suvmax == pytest.approx(
+        4.0, abs=1e-12)
+    # the two centres 0.04 mm apart that whole voxels read as 5 and 1 (test above): 5 (the voxel's
+    # centre inside) and 1 + 4 x 0.99 = 4.96 (the rim 0.01 voxel short of it)
+    assert circle_roi(vol, centre_ijk=(19.76, 20, 1), diameter_mm=25, resliced=True).suvmax == 5.0
+    assert circle_roi(vol, centre_ijk=(19.74, 20, 1), diameter_mm=25, resliced=True).suvmax == pytest.approx(
+        4.96, abs=1e-9)
+
+
+def test_resliced_circle_between_slices_is_the_linear_blend_of_the_two():
+    # slice 1 uniform 2, slice 2 uniform 6: at level k = 1.25 the plane is 0.75 x 2 + 0.25 x 6 = 3
+    arr = np.zeros((4, 30, 30))
+    arr[1], arr[2] = 2.0, 6.0
+    roi = circle_roi(make_volume(arr), centre_ijk=(15, 15, 1.25), diameter_mm=25, resliced=True)
+    assert roi.suvmean == pytest.approx(3.0, rel=1e-12) and roi.suvmax == pytest.approx(3.0, rel=1e-12)
+    assert roi.centre_ijk[2] == 1.25 and roi.slice_index == 1
+    assert roi.centre_lps_mm[2] == pytest.approx(2.5)  # 1.25 slices x 2 mm
+    # beyond the last slice centre (up to half a slice) the plane is the last slice
+    arr[3] = 8.0
+    assert circle_roi(make_volume(arr), centre_ijk=(15, 15, 3.4), diameter_mm=25,
+                      resliced=True).suvmean == pytest.approx(8.0, rel=1e-12)
+
+
+def test_resliced_circle_on_a_slice_centre_is_that_slice():
+    # at a whole k the plane is the slice itself: the same mean, and SUVmax at least the whole-voxel
+    # one and at most the hottest voxel the circle touches
+    rng = np.random.default_rng(3)
+    arr = rng.uniform(0.0, 1.0, (5, 40, 40))
+    vol = make_volume(arr)
+    whole = circle_roi(vol, centre_ijk=(19.3, 20.6, 2), diameter_mm=25)
+    resliced = circle_roi(vol, centre_ijk=(19.3, 20.6, 2), diameter_mm=25, resliced=True)
+    assert resliced.suvmean == whole.suvmean
+    touched = disk_weights((40, 40), centre_ij=(19.3, 20.6), diameter_mm=25, spacing_ij_mm=(2.0, 2.0)) > 0
+    assert whole.suvmax <= resliced.suvmax <= arr[2][touched].max()
+
+
+def test_resliced_circle_suvmax_moves_no_more_than_the_image_gradient_allows():
+    # noise in [0, 1) on 2 mm voxels: the bilinear interpolant changes by at most 1 per voxel along
+    # each axis, so its gradient is at most sqrt(2) x 1 / 2 mm, and the maximum over a disk moved by
+    # d mm changes by at most that x (d + the rim sampling's 2 x 0.005 mm); through k, linearly, by
+    # at most 1 per slice.
+    rng = np.random.default_rng(11)
+    vol = make_volume(rng.uniform(0.0, 1.0, (6, 40, 40)))
+    bound = math.sqrt(2) / 2.0 * (0.02 + 0.01)
+    for start in np.linspace(18.0, 20.0, 41):
+        a = circle_roi(vol, centre_ijk=(start, 19.7, 2.3), diameter_mm=25, resliced=True)
+        b = circle_roi(vol, centre_ijk=(start + 0.01, 19.7, 2.3), diameter_mm=25, resliced=True)  # 0.02 mm
+        assert abs(a.suvmax - b.suvmax) <= bound
+        assert abs(a.suvmean - b.suvmean) <= 0.05  # rim sub-samples: at most about 2 % of the area flips
+        c = circle_roi(vol, centre_ijk=(start, 19.7, 2.31), diameter_mm=25, resliced=True)
+        assert abs(a.suvmax - c.suvmax) <= 0.01 + 1e-12
+
+
 def test_circle_clipped_by_image_edge_covers_the_circle_minus_a_segment():
     # 2 mm pixels, centre on pixel i = 0: the image edge is 1 mm from the centre.
     # Area inside = pi r^2 - segment, segment = r^2 acos(d/r) - d sqrt(r^2 - d^2), r = 5, d = 1.

@@ -125,7 +125,9 @@ def render_snapshot(pet: Volume, measurement: Measurement, *, ct: Volume | None 
                     title: str = ""):
     """A matplotlib Figure: the lesion slice and the background slice with their circles.
 
-    One column when both circles lie on the same slice, two otherwise. The PET
+    One column when both circles lie on the same slice, two otherwise (a
+    resliced background circle is drawn on its nearest slice, and its label
+    gives the level it was read at). The PET
     colour scale runs from 0 to the lesion's SUVmax. With ``mri`` and
     ``pet_to_mri`` (4x4, PET/CT frame LPS mm to the MRI's), a second row shows
     the MRI on the same slices with the same circles.
@@ -142,6 +144,8 @@ def render_snapshot(pet: Volume, measurement: Measurement, *, ct: Volume | None 
     lesion_label = f"lesion 10 mm: SUVmax {lesion.suvmax:.2f}"
     bg_kind = "25 mm" if background.diameter_mm is not None else background.method
     bg_label = f"background {bg_kind}: SUVmax {background.suvmax:.2f}, mean {background.suvmean:.2f}"
+    if getattr(background, "resliced", False) and background.centre_ijk[2] != background.slice_index:
+        bg_label += f"\n(read at level k = {background.centre_ijk[2]:.2f}, resliced; drawn on the nearest slice)"
     same = lesion.slice_index == background.slice_index
     if same:
         columns = [(lesion.slice_index, [(lesion, "cyan", "lesion"), (background, "lime", "background")],

@@ -87,10 +87,15 @@ def place_background_circle(pet: Volume, *, brain_mask: np.ndarray, plane: Midsa
        goes to the other one.
     2. The template's centrum semiovale point of that hemisphere
        (:data:`~gliopet.brain.CENTRUM_SEMIOVALE_MNI_RAS_MM`) is mapped to the
-       patient by the template fit; its nearest PET slice is the background's
-       slice (the readers' "axial slice at the level of the semi-oval centre").
-    3. On that slice, centres within :data:`BACKGROUND_SEARCH_MM` of the point
-       are tried; a centre qualifies when the whole circle lies in the brain
+       patient by the template fit; its level is the background's (the
+       readers' "axial slice at the level of the semi-oval centre"): the
+       circle stays on the axial plane through the point, which
+       :func:`~gliopet.measure.circle_roi` reads resliced between the two
+       nearest PET slices, so the measurement does not jump from one slice to
+       the next for a point moved by a hundredth of a millimetre.
+    3. On the nearest slice, centres within :data:`BACKGROUND_SEARCH_MM` of
+       the point are tried (in whole voxels from it, in plane); a centre
+       qualifies when the whole circle lies in the brain
        mask (at most :data:`BACKGROUND_MAX_OUTSIDE_BRAIN` outside), on the
        contralateral side of the mid-sagittal plane, and at least
        :data:`BACKGROUND_LESION_MARGIN_MM` from the lesion mask. The best one
@@ -155,9 +160,10 @@ def place_background_circle(pet: Volume, *, brain_mask: np.ndarray, plane: Midsa
             f"{name}: a {diameter_mm:g} mm background circle does not fit inside the brain in the {side} "
             f"hemisphere at the centrum semiovale level (slice k = {k}); give --background X,Y,Z")
     _, (bi, bj), shift, wm_mean = best
-    lps = pet.ijk_to_xyz_mm([bi, bj, float(k)])
-    logger.debug("background: %s hemisphere, slice %d, shift %.1f mm, WM %.2f", side, k, shift, wm_mean or -1)
-    return BackgroundPlacement(centre_ijk=(float(bi), float(bj), float(k)),
+    lps = pet.ijk_to_xyz_mm([bi, bj, float(ck)])
+    logger.debug("background: %s hemisphere, level k = %.2f, shift %.1f mm, WM %.2f", side, ck, shift,
+                 wm_mean or -1)
+    return BackgroundPlacement(centre_ijk=(float(bi), float(bj), float(ck)),
                                centre_lps_mm=tuple(float(v) for v in lps), side=side, lesion_side=side_lesion,
                                template_point_lps_mm=tuple(float(v) for v in target), shift_mm=shift,
                                wm_probability=wm_mean, midline_distance_mm=float(abs(plane.signed_distance_mm(lps))))

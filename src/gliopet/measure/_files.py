@@ -226,7 +226,10 @@ def format_measurement(record: dict[str, Any]) -> str:
         if roi["diameter_mm"] is None:
             return (f"  {name}: {roi['method']} region, {roi['volume_ml']:.1f} mL on slices "
                     f"{roi['slices'][0]}-{roi['slices'][-1]}, centroid LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
-        return (f"  {name}: {roi['diameter_mm']:g} mm circle ({roi['method']}) on slice {roi['slice_index']}, "
+        level = roi["centre_ijk"][2]
+        where = (f"at level k = {level:.2f} (resliced)" if roi.get("resliced") and level != roi["slice_index"]
+                 else f"on slice {roi['slice_index']}")
+        return (f"  {name}: {roi['diameter_mm']:g} mm circle ({roi['method']}) {where}, "
                 f"centre LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
 
     btv_mean = record["btv_suvmean"]

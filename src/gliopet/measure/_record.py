@@ -96,7 +96,8 @@ def measure_rois(pet: Volume, *, voi_mask: np.ndarray, background_centre_ijk: tu
 
     The lesion circle is :func:`lesion_circle` of the VOI, SUVpeak is
     :func:`suv_peak` over the VOI, the background circle is :func:`circle_roi`
-    at ``background_centre_ijk`` (slice ``round(k)``), the BTV grows from the
+    at ``background_centre_ijk``, resliced at its level (``k`` may be
+    fractional: the PET between two slices, linearly), the BTV grows from the
     lesion circle's centre (the VOI's hottest voxel) at 1.6 x background mean,
     limited to ``brain_mask`` when given, and the TBRs follow. With
     ``background_mask`` instead of a centre, the background is that region
@@ -109,7 +110,7 @@ def measure_rois(pet: Volume, *, voi_mask: np.ndarray, background_centre_ijk: tu
         background = region_roi(pet, background_mask, method=background_method)
     else:
         background = circle_roi(pet, centre_ijk=background_centre_ijk, diameter_mm=background_diameter_mm,
-                                method=background_method)
+                                method=background_method, resliced=True)
     peak = suv_peak(pet, voi_mask)
     seed = tuple(int(round(v)) for v in lesion.centre_ijk)
     btv = biological_tumour_volume(pet, seed_ijk=seed, bg_mean=background.suvmean, within=brain_mask)

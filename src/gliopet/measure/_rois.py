@@ -33,6 +33,7 @@ __all__ = [
     "SUVPEAK_SPHERE_DIAMETER_MM",
     "BTV_THRESHOLD_FACTOR",
     "CIRCLE_SUBSAMPLES",
+    "RIM_SAMPLE_STEP_MM",
     "SPHERE_SUBSAMPLES",
     "PEAK_TIE_TOLERANCE",
     "LESION_EXTENT_FRACTION",
@@ -67,6 +68,10 @@ BTV_THRESHOLD_FACTOR = 1.6
 #: Sub-samples per in-plane axis for the circle's partial-voxel weights
 #: (10 x 10 = 100 points per voxel).
 CIRCLE_SUBSAMPLES = 10
+#: Arc step (mm) at which a resliced circle's rim is sampled for its SUVmax
+#: (:func:`circle_roi`): a 25 mm circle gets 7,854 points, and the maximum is
+#: then within 0.005 mm x the image's gradient of the exact one.
+RIM_SAMPLE_STEP_MM = 0.01
 #: Sub-samples per axis for the SUVpeak sphere's partial-voxel weights (7^3 = 343).
 SPHERE_SUBSAMPLES = 7
 #: Sphere means within this relative difference of the best count as equal
@@ -82,10 +87,12 @@ LESION_EXTENT_FRACTION = 0.41
 
 @dataclass(frozen=True, slots=True)
 class CircleRoi:
-    """A circular ROI on one slice of a volume and its statistics.
+    """A circular ROI on an axial plane of a volume and its statistics.
 
     ``centre_ijk`` is (i, j, k) in voxel indices (i, j may be fractional; k is
-    the slice), ``centre_lps_mm`` the same point in LPS millimetres.
+    the slice, or the plane's fractional level when ``resliced``: see
+    :func:`circle_roi`), ``centre_lps_mm`` the same point in LPS millimetres;
+    ``slice_index`` is the nearest slice (the one a snapshot draws).
     ``area_mm2`` is the partial-voxel-weighted area inside the image
     (``pi r^2`` unless the circle is clipped by the image edge);
     ``coverage`` = ``area_mm2 / (pi r^2)``.
@@ -100,6 +107,7 @@ class CircleRoi:
     area_mm2: float
     coverage: float
     method: str
+    resliced: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -108,6 +116,7 @@ class CircleRoi:
             "slice_index": int(self.slice_index),
             "diameter_mm": float(self.diameter_mm),
             "method": self.method,
+            "resliced": bool(self.resliced),
             "suvmax": float(self.suvmax),
             "suvmean": float(self.suvmean),
             "area_mm2": round(float(self.area_mm2), 3),
@@ -285,22 +294,76 @@ def sphere_kernel(spacing_ijk_mm: tuple[float, float, float], *, diameter_mm: fl
     return (d2 <= radius ** 2).mean(axis=(3, 4, 5))
 
 
+def _plane_at_level(volume: Volume, k: float) -> np.ndarray:
+    """The axial plane at (fractional) slice level ``k``: linear between the two nearest slices.
+
+    On a slice centre (``k`` whole) this is that slice exactly; beyond the
+    first or last slice centre (up to half a slice), that slice.
+    """
+    n_k = volume.shape[0]
+    k0 = int(math.floor(k))
+    t = k - k0
+    if k0 < 0 or t < 1e-9:
+        return np.asarray(volume.array[max(k0, 0)], dtype=np.float64)
+    if k0 >= n_k - 1:
+        return np.asarray(volume.array[n_k - 1], dtype=np.float64)
+    return ((1.0 - t) * np.asarray(volume.array[k0], dtype=np.float64)
+            + t * np.asarray(volume.array[k0 + 1], dtype=np.float64))
+
+
+def _rim_maximum(plane: np.ndarray, *, centre_ij: tuple[float, float], radius_mm: float,
+                 spacing_ij_mm: tuple[float, float]) -> float:
+    """Highest value of the plane's bilinear interpolant on a circle (the part inside the image), or -inf.
+
+    The circle is sampled every :data:`RIM_SAMPLE_STEP_MM` of arc; between the
+    last voxel centre and the image's edge (half a voxel) the edge voxel's
+    value holds.
+    """
+    n_j, n_i = plane.shape
+    ci, cj = centre_ij
+    si, sj = spacing_ij_mm
+    n = max(int(math.ceil(2.0 * math.pi * radius_mm / RIM_SAMPLE_STEP_MM)), 8)
+    angle = np.arange(n) * (2.0 * math.pi / n)
+    i = ci + radius_mm * np.cos(angle) / si
+    j = cj + radius_mm * np.sin(angle) / sj
+    keep = (i >= -0.5) & (i <= n_i - 0.5) & (j >= -0.5) & (j <= n_j - 0.5)
+    if not keep.any():
+        return -math.inf
+    return float(ndimage.map_coordinates(plane, [j[keep], i[keep]], order=1, mode="nearest").max())
+
+
 def circle_roi(volume: Volume, *, centre_ijk: tuple[float, float, float], diameter_mm: float,
-               method: str = "point", subsamples: int = CIRCLE_SUBSAMPLES) -> CircleRoi:
-    """Statistics of a circle on the slice ``k = round(centre_ijk[2])``.
+               method: str = "point", subsamples: int = CIRCLE_SUBSAMPLES, resliced: bool = False) -> CircleRoi:
+    """Statistics of a circle on an axial plane.
 
     SUVmean is the partial-voxel-weighted mean ``sum(w v) / sum(w)`` with the
-    weights of :func:`disk_weights`. SUVmax is the highest voxel whose centre
+    weights of :func:`disk_weights`. A circle clipped by the image edge is
+    measured on its part inside the image (``coverage`` < 1 says so).
+
+    ``resliced=False`` (the lesion circle): the plane is the slice
+    ``k = round(centre_ijk[2])`` and SUVmax is the highest voxel whose centre
     lies inside the circle (at most the radius from its centre), so a sliver
     of a voxel on the rim does not set the maximum. Where the rim is straight
-    across a voxel this is exactly "at least half of the voxel inside" (a line
-    through a square's centre halves it), decided from the geometry rather
-    than by counting sub-samples: a 10 x 10 count of a 2 mm voxel reads
-    exactly half for rims anywhere within about 0.1 mm of its centre, which
-    flipped the background's hottest voxel between centres 0.01 mm apart. If no voxel
+    across a voxel this is exactly "at least half of the voxel inside",
+    decided from the geometry rather than by counting sub-samples. If no voxel
     centre is inside (a circle smaller than a voxel), the highest voxel it
-    touches. A circle clipped by the image edge is measured on its part
-    inside the image (``coverage`` < 1 says so).
+    touches.
+
+    ``resliced=True`` (the background circle): the plane is the axial plane
+    through the centre itself, the PET there read by linear interpolation
+    between the two nearest slices (as a PET/CT fusion display resliced at
+    that level shows it); on a slice centre that is the slice. SUVmax is the
+    maximum of the plane's bilinear interpolant over the disk: the highest
+    voxel whose centre lies inside, or the interpolant on the rim where a
+    hotter voxel straddles it (within each pixel cell a bilinear function is
+    harmonic, so its maximum over a piece of the disk lies at a voxel centre
+    or on the rim; the rim is sampled every :data:`RIM_SAMPLE_STEP_MM`). The
+    partial voxels on the rim are thus handled for SUVmax too, and both
+    statistics are continuous in the centre's position. A background's
+    SUVmax is the highest of a few hundred noisy voxels; with whole voxels and
+    the nearest slice, moving the 25 mm circle by 0.02 mm changed it by up to
+    29 % (a rim voxel or the slice flipping over, on the simulated cohort),
+    where here 0.1 mm changes it by at most about 2 %.
 
     Raises
     ------
@@ -315,22 +378,28 @@ def circle_roi(volume: Volume, *, centre_ijk: tuple[float, float, float], diamet
             f"circle centre (i, j, k) = ({ci:.1f}, {cj:.1f}, {ck:.1f}) is outside the image "
             f"(shape i, j, k = {n_i}, {n_j}, {n_k})")
     si, sj, _ = volume.spacing_mm
+    radius = diameter_mm / 2.0
     weights = disk_weights((n_j, n_i), centre_ij=(ci, cj), diameter_mm=diameter_mm,
                            spacing_ij_mm=(si, sj), subsamples=subsamples)
-    plane = np.asarray(volume.array[k], dtype=np.float64)
+    level = ck if resliced else float(k)
+    plane = _plane_at_level(volume, level)
     total = weights.sum()
     if total <= 0:
         raise MeasurementError(f"circle at (i, j, k) = ({ci:.1f}, {cj:.1f}, {k}) covers no voxel")
     mean = float((weights * plane).sum() / total)
     jj, ii = np.ogrid[0:n_j, 0:n_i]
-    counted = (weights > 0) & (((ii - ci) * si) ** 2 + ((jj - cj) * sj) ** 2 <= (diameter_mm / 2.0) ** 2)
-    vmax = float(plane[counted].max()) if counted.any() else float(plane[weights > 0].max())
+    counted = (weights > 0) & (((ii - ci) * si) ** 2 + ((jj - cj) * sj) ** 2 <= radius ** 2)
+    if resliced:
+        inside_max = float(plane[counted].max()) if counted.any() else -math.inf
+        vmax = max(inside_max, _rim_maximum(plane, centre_ij=(ci, cj), radius_mm=radius, spacing_ij_mm=(si, sj)))
+    else:
+        vmax = float(plane[counted].max()) if counted.any() else float(plane[weights > 0].max())
     area = float(total * si * sj)
-    full_area = math.pi * (diameter_mm / 2.0) ** 2
-    centre_lps = volume.ijk_to_xyz_mm([ci, cj, float(k)])
-    return CircleRoi(centre_ijk=(ci, cj, float(k)), centre_lps_mm=tuple(float(v) for v in centre_lps),
+    full_area = math.pi * radius ** 2
+    centre_lps = volume.ijk_to_xyz_mm([ci, cj, level])
+    return CircleRoi(centre_ijk=(ci, cj, level), centre_lps_mm=tuple(float(v) for v in centre_lps),
                      slice_index=k, diameter_mm=float(diameter_mm), suvmax=vmax, suvmean=mean,
-                     area_mm2=area, coverage=area / full_area, method=method)
+                     area_mm2=area, coverage=area / full_area, method=method, resliced=resliced)
 
 
 def _convolve_same(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:

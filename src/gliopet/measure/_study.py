@@ -224,7 +224,8 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
         See :func:`lesion_voi`.
     background : "auto" | "crescent" | (x, y, z)
         ``"auto"``: :func:`gliopet.brain.place_background_circle`; a point:
-        the circle's centre in LPS mm (slice = the nearest PET slice);
+        the circle's centre in LPS mm (on the axial plane through it, resliced
+        between the two nearest PET slices: :func:`circle_roi`);
         ``"crescent"``: :func:`gliopet.brain.crescent_background_mask`.
     template : MniTemplate, optional
         Defaults to ``gliopet.io.template.load_mni152(2)``; needed only when
