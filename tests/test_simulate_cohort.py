@@ -17,6 +17,7 @@ from gliopet.errors import InputError
 from gliopet.io import read_series, read_suv_volume
 from gliopet.io.nifti import read_nifti
 from gliopet.io.suv_inputs import suv_report_for_series
+from gliopet.measure import circle_roi
 from gliopet.simulate.cohort import (CLINICAL_COLUMNS, patient_specs_like, read_like_csv, simulate_cohort)
 
 TABLE2 = Path(__file__).resolve().parents[1] / "src" / "gliopet" / "data" / "reference" / "table2-published.csv"
@@ -162,9 +163,14 @@ def test_lesion_ground_truth_matches_the_images(cohort):
     # the published 9.96 / 124.5 = 0.08 (the study's Figure 1), both within the 2 % aim tolerance
     assert measured == pytest.approx(9.96, rel=0.02)
     assert truth["scans"][0]["recon"]["bg_suvmax"] == pytest.approx(9.96 / 124.5, rel=0.02)
-    # the lesion is the hottest thing in the brain: far above the contralateral centrum semiovale
+    # that ground truth is what gliopet measures at the true centre, read back from the DICOM (to the
+    # int16 quantisation): the 25 mm circle on the plane through it
     cs = truth["centrum_semiovale"]["left"]
     assert cs["contralateral"] is True
+    at_truth = circle_roi(suv, centre_ijk=tuple(suv.xyz_mm_to_ijk(cs["centre_lps_mm"])), diameter_mm=25,
+                          resliced=True)
+    assert at_truth.suvmax == pytest.approx(truth["scans"][0]["recon"]["bg_suvmax"], rel=2e-3)
+    # the lesion is the hottest thing in the brain: far above the contralateral centrum semiovale
     ci, cj, ck = np.rint(suv.xyz_mm_to_ijk(cs["centre_lps_mm"])).astype(int)
     assert float(suv.array[ck, cj, ci]) < 0.1 * measured
 

@@ -40,6 +40,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from ..errors import InputError
+from ..measure import circle_roi
 from ..volume import Volume
 from .acquisition import BIOGRAPH_6_TRUEV, Scanner, gaussian_filter_fwhm, reconstruct, simulate_sinograms
 from .dicom_writer import PatientInfo, PetSeriesInfo, StudyInfo, deterministic_uid, write_ct_series, \
@@ -427,14 +428,16 @@ def _effective_fwhm_mm(scanner: Scanner, positron_range_fwhm_mm: float, filter_f
 
 
 def _disk_max(image: np.ndarray, affine: np.ndarray, centre_mm: np.ndarray, radius_mm: float) -> float:
-    """Maximum over voxel centres within ``radius_mm`` of ``centre_mm`` on the nearest axial slice."""
-    inv = np.linalg.inv(affine)
-    i, j, k = inv[:3, :3] @ centre_mm + inv[:3, 3]
-    k = int(np.clip(round(k), 0, image.shape[0] - 1))
-    jj, ii = np.meshgrid(np.arange(image.shape[1]), np.arange(image.shape[2]), indexing="ij")
-    xyz = np.stack([ii, jj, np.full_like(ii, k)], axis=-1) @ affine[:3, :3].T + affine[:3, 3]
-    inside = np.linalg.norm(xyz[..., :2] - centre_mm[:2], axis=-1) <= radius_mm
-    return float(image[k][inside].max()) if inside.any() else float("nan")
+    """Background SUVmax of a circle at ``centre_mm``, as gliopet measures it (:func:`circle_roi`, resliced).
+
+    The simulator aims each patient's reconstructed background at the study's
+    value by this definition, so its ground truth is what ``gliopet measure``
+    reads at the true centre. The level is kept within the image's slices.
+    """
+    volume = Volume(image, affine)
+    i, j, k = volume.xyz_mm_to_ijk(centre_mm)
+    k = float(np.clip(k, 0.0, image.shape[0] - 1.0))
+    return circle_roi(volume, centre_ijk=(float(i), float(j), k), diameter_mm=2.0 * radius_mm, resliced=True).suvmax
 
 
 def _mr_images(fractions: dict[str, np.ndarray], lesion_sample, rng: np.random.Generator) -> dict[str, np.ndarray]:
