@@ -27,8 +27,8 @@ __all__ = ["to_sitk", "from_sitk", "affine_to_sitk", "transform_to_matrix", "res
 #: run (measured, sequential runs), which a measurement continuous in the fit
 #: (the resliced background circle) shows in its last digits; with one it is
 #: identical every run. (A registration's own ``SetNumberOfThreads(1)`` was
-#: not enough.) One study's measurement takes about 0.3 s longer; a cohort
-#: runs one study per core anyway.
+#: not enough.) One study's measurement takes about 0.6 s longer
+#: (docs/benchmarks.md); a cohort runs one study per core, and got faster.
 ITK_THREADS = 1
 sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(ITK_THREADS)
 
