@@ -358,8 +358,9 @@ def circle_roi(volume: Volume, *, centre_ijk: tuple[float, float, float], diamet
     hotter voxel straddles it (within each pixel cell a bilinear function is
     harmonic, so its maximum over a piece of the disk lies at a voxel centre
     or on the rim; the rim is sampled every :data:`RIM_SAMPLE_STEP_MM`). The
-    partial voxels on the rim are thus handled for SUVmax too, and both
-    statistics are continuous in the centre's position. A background's
+    partial voxels on the rim are thus handled for SUVmax too, and SUVmax is
+    continuous in the centre's position (SUVmean, from the sub-sampled
+    weights, moves in steps of a hundredth of a rim voxel). A background's
     SUVmax is the highest of a few hundred noisy voxels; with whole voxels and
     the nearest slice, moving the 25 mm circle by 0.02 mm changed it by up to
     29 % (a rim voxel or the slice flipping over, on the simulated cohort),
