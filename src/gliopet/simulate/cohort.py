@@ -40,7 +40,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from ..errors import InputError
-from ..measure import circle_roi
+from ..measure import BACKGROUND_CIRCLE_DIAMETER_MM, circle_roi
 from ..volume import Volume
 from .acquisition import BIOGRAPH_6_TRUEV, Scanner, gaussian_filter_fwhm, reconstruct, simulate_sinograms
 from .dicom_writer import PatientInfo, PetSeriesInfo, StudyInfo, deterministic_uid, write_ct_series, \
@@ -88,8 +88,6 @@ _AIM_TOLERANCE = 0.02
 #: the tracer table's grey- and white-matter uptake).
 _BG_STEP = 4.0
 _MIN_BG_SCALE = 0.05
-#: Radius of the study's background circle (25 mm diameter).
-_BG_RADIUS_MM = 12.5
 #: The study's injected activity (MBq): mean 154, SD 21, range 114.7 to 193.5.
 _DOSE_MBQ = (154.0, 21.0, 114.7, 193.5)
 #: Acquisition period of the study (August 2020 to July 2022).
@@ -427,8 +425,8 @@ def _effective_fwhm_mm(scanner: Scanner, positron_range_fwhm_mm: float, filter_f
                      + EFFECTIVE_OSEM_FWHM_MM ** 2)
 
 
-def _disk_max(image: np.ndarray, affine: np.ndarray, centre_mm: np.ndarray, radius_mm: float) -> float:
-    """Background SUVmax of a circle at ``centre_mm``, as gliopet measures it (:func:`circle_roi`, resliced).
+def _background_suvmax(image: np.ndarray, affine: np.ndarray, centre_mm: np.ndarray) -> float:
+    """SUVmax of the study's 25 mm background circle at ``centre_mm``, as gliopet measures it (resliced).
 
     The simulator aims each patient's reconstructed background at the study's
     value by this definition, so its ground truth is what ``gliopet measure``
@@ -437,7 +435,8 @@ def _disk_max(image: np.ndarray, affine: np.ndarray, centre_mm: np.ndarray, radi
     volume = Volume(image, affine)
     i, j, k = volume.xyz_mm_to_ijk(centre_mm)
     k = float(np.clip(k, 0.0, image.shape[0] - 1.0))
-    return circle_roi(volume, centre_ijk=(float(i), float(j), k), diameter_mm=2.0 * radius_mm, resliced=True).suvmax
+    return circle_roi(volume, centre_ijk=(float(i), float(j), k), diameter_mm=BACKGROUND_CIRCLE_DIAMETER_MM,
+                      resliced=True).suvmax
 
 
 def _mr_images(fractions: dict[str, np.ndarray], lesion_sample, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -587,7 +586,7 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
         m = float(recon_suv[near].max()) if near.any() else float("nan")
         affine = PET_GRID.affine.copy()
         affine[:3, 3] += affine[:3, 2] * (slab.start or 0)
-        b = _disk_max(recon_suv, affine, cs[contralateral], _BG_RADIUS_MM)
+        b = _background_suvmax(recon_suv, affine, cs[contralateral])
         return suv, lesion_t, suv_map, decayed_bq, to_bqml, sino, image, m, b
 
     # Pilot acquisitions at the reference time with the same Poisson uniforms as the final one:
@@ -700,7 +699,7 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
             "recovery_at_effective_fwhm": _r(recovery, 4), "effective_fwhm_mm": _r(fwhm, 3),
         },
         "centrum_semiovale": {h: {"centre_lps_mm": [_r(v, 3) for v in cs[h]],
-                                  "contralateral": h == contralateral, "radius_mm": _BG_RADIUS_MM}
+                                  "contralateral": h == contralateral, "radius_mm": BACKGROUND_CIRCLE_DIAMETER_MM / 2.0}
                               for h in ("left", "right")},
         "ct": {"folder": "CT", "series_uid": ct_series_uid, "acquisition": timeline.ct.isoformat()},
         "scans": scans,
