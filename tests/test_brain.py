@@ -340,7 +340,7 @@ def test_background_lands_in_the_contralateral_centrum_semiovale(head, geometry,
         pet, ct, p2m = synthetic_head(**POSE, lesion_mni_ras=lesion_ras)
         geometry = brain_geometry(pet, ct=ct, template=template)
     lesion_lps = true_point(p2m, lesion_ras)
-    placement = place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane, fit=geometry.fit,
+    placement = place_background_circle(pet, diameter_mm=25.0, brain_mask=geometry.mask, plane=geometry.plane, fit=geometry.fit,
                                         lesion_lps_mm=lesion_lps, wm_probability=geometry.wm_probability)
     x, y, z = CENTRUM_SEMIOVALE_MNI_RAS_MM
     truth = true_point(p2m, (x if background_side == "right" else -x, y, z))
@@ -374,7 +374,7 @@ def test_oblique_pet_grid(template):
     # the PET grid itself rotated 10 degrees about S; the background is placed on its own slices
     pet, ct, p2m = synthetic_head(**POSE, pet_direction=rotation(10, 0, 0))
     geometry = brain_geometry(pet, ct=ct, template=template)
-    placement = place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane, fit=geometry.fit,
+    placement = place_background_circle(pet, diameter_mm=25.0, brain_mask=geometry.mask, plane=geometry.plane, fit=geometry.fit,
                                         lesion_lps_mm=true_point(p2m, (35, -20, 15)),
                                         wm_probability=geometry.wm_probability)
     x, y, z = CENTRUM_SEMIOVALE_MNI_RAS_MM
@@ -385,7 +385,7 @@ def test_pet_only_fallback_places_the_background_in_the_right_hemisphere(head, t
     pet, _, p2m = head
     geometry = brain_geometry(pet, template=template)
     assert geometry.mask_source == "pet"
-    placement = place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane, fit=geometry.fit,
+    placement = place_background_circle(pet, diameter_mm=25.0, brain_mask=geometry.mask, plane=geometry.plane, fit=geometry.fit,
                                         lesion_lps_mm=true_point(p2m, (35, -20, 15)),
                                         wm_probability=geometry.wm_probability)
     normal, offset = true_plane(**POSE)
@@ -399,7 +399,7 @@ def test_background_that_does_not_fit_is_an_error(head, geometry):
     tiny = np.zeros(pet.shape, bool)
     tiny[40, 50:55, 50:55] = True
     with pytest.raises(MeasurementError, match="pet.nii.gz: a 25 mm background circle does not fit"):
-        place_background_circle(pet, brain_mask=tiny, plane=geometry.plane, fit=geometry.fit,
+        place_background_circle(pet, diameter_mm=25.0, brain_mask=tiny, plane=geometry.plane, fit=geometry.fit,
                                 lesion_lps_mm=true_point(p2m, (35, -20, 15)), name="pet.nii.gz")
 
 

@@ -249,7 +249,7 @@ def test_hottest_voxel_restricted_to_the_voi():
 def test_sphere_kernel_holds_1_ml_within_2_percent(spacing):
     # 1 mL = 1000 mm^3; diameter 2 (3000 / 4 pi)^(1/3) = 12.407 mm
     assert SUVPEAK_SPHERE_DIAMETER_MM == pytest.approx(12.407, abs=1e-3)
-    kernel = sphere_kernel(spacing)
+    kernel = sphere_kernel(spacing, diameter_mm=SUVPEAK_SPHERE_DIAMETER_MM)
     assert kernel.sum() * np.prod(spacing) == pytest.approx(1000.0, rel=0.02)
 
 

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
+from . import decay as _decay
 from .errors import SuvError
 
 __all__ = [
@@ -203,12 +204,12 @@ def _scalar_or_list(values: Sequence[float]) -> float | list[float]:
 
 
 def decayed_activity_bq(*, activity_bq: float, elapsed_s: float, half_life_s: float) -> float:
-    """Activity after ``elapsed_s``: ``A * 2 ** (-t / T1/2)``.
+    """Activity after ``elapsed_s``: ``A * 2 ** (-t / T1/2)`` (:func:`gliopet.decay.decayed_activity_bq`).
 
     >>> decayed_activity_bq(activity_bq=100e6, elapsed_s=4062.6, half_life_s=4062.6)
     50000000.0
     """
-    return activity_bq * 2.0 ** (-elapsed_s / half_life_s)
+    return _decay.decayed_activity_bq(activity_bq, elapsed_s=elapsed_s, half_life_s=half_life_s)
 
 
 def suv_bw_factor(*, weight_kg: float, injected_bq: float, decay_time_s: float,
@@ -252,17 +253,12 @@ def ibw_devine_kg(*, height_m: float, sex: str | Sex) -> float:
 def average_count_rate_time_s(*, frame_duration_s: float, half_life_s: float) -> float:
     """Time after frame start at which the decaying activity equals its frame average.
 
-    ``t_avg = ln(lambda T / (1 - exp(-lambda T))) / lambda`` with
-    ``lambda = ln 2 / T1/2`` (IBSI; tends to T/2 for short frames).
+    :func:`gliopet.decay.average_count_rate_time_s` (IBSI), refused with the
+    attribute's name for a frame duration that is not > 0.
     """
     if frame_duration_s <= 0:
         raise SuvError(f"(0018,1242) ActualFrameDuration must be > 0, got {frame_duration_s * 1000:g} ms")
-    lam = math.log(2.0) / half_life_s
-    x = lam * frame_duration_s
-    return math.log(x / -math.expm1(-x)) / lam
-
-
-# --- the decision procedure ------------------------------------------------------------
+    return _decay.average_count_rate_time_s(frame_duration_s=frame_duration_s, half_life_s=half_life_s)
 
 
 def _require(value: Any, tag: str, purpose: str) -> Any:

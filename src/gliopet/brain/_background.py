@@ -9,7 +9,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import MeasurementError
-from ..measure._rois import BACKGROUND_CIRCLE_DIAMETER_MM, disk_weights
+from ..shapes import disk_weights
 from ..volume import Volume
 from ._midline import MidsagittalPlane
 from ._template import TemplateFit, centrum_semiovale_lps_mm
@@ -79,8 +79,7 @@ def lesion_side(plane: MidsagittalPlane, pet: Volume, *, lesion_lps_mm, lesion_m
 def place_background_circle(pet: Volume, *, brain_mask: np.ndarray, plane: MidsagittalPlane, fit: TemplateFit,
                             lesion_lps_mm, lesion_mask: np.ndarray | None = None,
                             wm_probability: np.ndarray | None = None,
-                            diameter_mm: float = BACKGROUND_CIRCLE_DIAMETER_MM,
-                            name: str = "PET") -> BackgroundPlacement:
+                            diameter_mm: float, name: str = "PET") -> BackgroundPlacement:
     """Centre of the 25 mm background circle, on the PET's own axial slices.
 
     1. The lesion's hemisphere is found by :func:`lesion_side`; the background

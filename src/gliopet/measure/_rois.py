@@ -22,6 +22,7 @@ import numpy as np
 from scipy import fft, ndimage
 
 from ..errors import MeasurementError
+from ..shapes import CIRCLE_SUBSAMPLES, SPHERE_SUBSAMPLES, disk_weights, sphere_kernel
 from ..volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -65,15 +66,10 @@ SUVPEAK_SPHERE_DIAMETER_MM = 2.0 * (3.0 * 1000.0 * SUVPEAK_SPHERE_ML / (4.0 * ma
 #: Biological tumour volume threshold: voxels >= 1.6 x background mean
 #: (RANO/EANM/SNMMI amino-acid PET guideline, Law et al. 2019).
 BTV_THRESHOLD_FACTOR = 1.6
-#: Sub-samples per in-plane axis for the circle's partial-voxel weights
-#: (10 x 10 = 100 points per voxel).
-CIRCLE_SUBSAMPLES = 10
 #: Arc step (mm) at which a resliced circle's rim is sampled for its SUVmax
 #: (:func:`circle_roi`): a 25 mm circle gets 7,854 points, and the maximum is
 #: then within 0.005 mm x the image's gradient of the exact one.
 RIM_SAMPLE_STEP_MM = 0.01
-#: Sub-samples per axis for the SUVpeak sphere's partial-voxel weights (7^3 = 343).
-SPHERE_SUBSAMPLES = 7
 #: Sphere means within this relative difference of the best count as equal
 #: (FFT convolution round-off is ~1e-15).
 PEAK_TIE_TOLERANCE = 1e-9
@@ -207,91 +203,6 @@ class Tbr:
     max_to_bg_max: float
     max_to_bg_mean: float
     mean_to_bg_mean: float
-
-
-def _subsample_offsets(n: int) -> np.ndarray:
-    """Centres of an ``n``-point regular sub-grid across one voxel, in voxel units (-0.5..0.5)."""
-    return (np.arange(n) + 0.5) / n - 0.5
-
-
-def disk_weights(shape_ji: tuple[int, int], *, centre_ij: tuple[float, float], diameter_mm: float,
-                 spacing_ij_mm: tuple[float, float], subsamples: int = CIRCLE_SUBSAMPLES) -> np.ndarray:
-    """Fraction of each pixel of a slice that lies inside a circle.
-
-    Each pixel is divided into a regular ``subsamples x subsamples`` sub-grid;
-    its weight is the fraction of sub-grid centres whose in-plane distance from
-    the circle's centre is at most the radius. Pixels fully inside get 1, fully
-    outside 0, rim pixels their covered fraction (error ~ 1/subsamples^2 of
-    the rim's area).
-
-    Parameters
-    ----------
-    shape_ji : (J, I)
-        Slice shape (rows, columns).
-    centre_ij : (i, j)
-        Circle centre in (possibly fractional) voxel indices.
-    diameter_mm : float
-        Circle diameter.
-    spacing_ij_mm : (si, sj)
-        Pixel spacing along i (columns) and j (rows).
-    subsamples : int
-        Sub-grid points per axis.
-
-    Returns
-    -------
-    weights : (J, I) float64 array in [0, 1]
-
-    Examples
-    --------
-    >>> w = disk_weights((21, 21), centre_ij=(10, 10), diameter_mm=10, spacing_ij_mm=(1, 1))
-    >>> round(float(w.sum()) / (math.pi * 5 ** 2), 2)  # area / (pi r^2)
-    1.0
-    """
-    if diameter_mm <= 0:
-        raise MeasurementError(f"circle diameter must be > 0 mm, got {diameter_mm}")
-    n_j, n_i = shape_ji
-    ci, cj = float(centre_ij[0]), float(centre_ij[1])
-    si, sj = float(spacing_ij_mm[0]), float(spacing_ij_mm[1])
-    radius = diameter_mm / 2.0
-    weights = np.zeros((n_j, n_i), dtype=np.float64)
-    i0 = max(int(math.floor(ci - radius / si - 1)), 0)
-    i1 = min(int(math.ceil(ci + radius / si + 1)), n_i - 1)
-    j0 = max(int(math.floor(cj - radius / sj - 1)), 0)
-    j1 = min(int(math.ceil(cj + radius / sj + 1)), n_j - 1)
-    if i1 < i0 or j1 < j0:
-        return weights
-    offsets = _subsample_offsets(subsamples)
-    x_mm = ((np.arange(i0, i1 + 1)[:, None] + offsets[None, :]) - ci) * si  # (ni, n)
-    y_mm = ((np.arange(j0, j1 + 1)[:, None] + offsets[None, :]) - cj) * sj  # (nj, n)
-    inside = (y_mm[:, None, :, None] ** 2 + x_mm[None, :, None, :] ** 2) <= radius ** 2
-    weights[j0:j1 + 1, i0:i1 + 1] = inside.mean(axis=(2, 3))
-    return weights
-
-
-def sphere_kernel(spacing_ijk_mm: tuple[float, float, float], *, diameter_mm: float = SUVPEAK_SPHERE_DIAMETER_MM,
-                  subsamples: int = SPHERE_SUBSAMPLES) -> np.ndarray:
-    """Partial-voxel weights of a sphere centred on a voxel centre, ``[k, j, i]``.
-
-    Weight = fraction of a ``subsamples^3`` sub-grid of the voxel inside the
-    sphere; ``kernel.sum() * voxel volume`` approximates the sphere's volume.
-
-    Examples
-    --------
-    >>> k = sphere_kernel((1.0, 1.0, 1.0))
-    >>> abs(float(k.sum()) / 1000.0 - 1.0) < 0.01  # 1 mL within 1 %
-    True
-    """
-    radius = diameter_mm / 2.0
-    si, sj, sk = (float(s) for s in spacing_ijk_mm)
-    offsets = _subsample_offsets(subsamples)
-    axes = []
-    for s in (sk, sj, si):
-        half = int(math.ceil(radius / s + 0.5))
-        axes.append(((np.arange(-half, half + 1)[:, None] + offsets[None, :]) * s))  # (n_vox, n_sub) mm
-    zk, yj, xi = axes
-    d2 = (zk[:, None, None, :, None, None] ** 2 + yj[None, :, None, None, :, None] ** 2
-          + xi[None, None, :, None, None, :] ** 2)
-    return (d2 <= radius ** 2).mean(axis=(3, 4, 5))
 
 
 def _plane_at_level(volume: Volume, k: float) -> np.ndarray:

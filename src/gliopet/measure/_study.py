@@ -10,6 +10,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import MeasurementError
+from ..shapes import ball_mask
 from ..volume import Volume, bounding_box
 from ._record import Measurement, measure_rois
 
@@ -36,21 +37,6 @@ LESION_AUTO_SKULL_MARGIN_MM = 6.0
 #: ``--lesion auto`` finds the focus on the PET smoothed to this FWHM (a single
 #: noisy voxel is not a focus); SUVmax itself is read from the unsmoothed PET.
 LESION_AUTO_SMOOTH_MM = 4.0
-
-
-def _ball_mask(volume: Volume, centre_lps_mm, radius_mm: float) -> np.ndarray:
-    out = np.zeros(volume.shape, dtype=bool)
-    centre_ijk = volume.xyz_mm_to_ijk(centre_lps_mm)
-    reach = np.array([radius_mm / s + 1 for s in volume.spacing_mm])
-    lo = np.maximum(np.floor(centre_ijk - reach).astype(int), 0)
-    hi = np.minimum(np.ceil(centre_ijk + reach).astype(int) + 1, np.array(volume.shape[::-1]))
-    if np.any(hi <= lo):
-        return out
-    k, j, i = np.mgrid[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]]
-    xyz = volume.ijk_to_xyz_mm(np.stack([i, j, k], axis=-1).astype(np.float64))
-    out[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]] = (
-        ((xyz - np.asarray(centre_lps_mm, dtype=np.float64)) ** 2).sum(axis=-1) <= radius_mm ** 2)
-    return out
 
 
 def _inside(volume: Volume, xyz_mm) -> bool:
@@ -133,7 +119,7 @@ def lesion_voi(pet: Volume, lesion: Any, *, brain_mask: np.ndarray | None = None
         smooth = ndimage.gaussian_filter(np.nan_to_num(np.asarray(pet.array, dtype=np.float32)), sigma)
         k, j, i = np.unravel_index(int(np.argmax(np.where(core, smooth, -np.inf))), pet.shape)
         focus = pet.ijk_to_xyz_mm([i, j, k])
-        voi = _ball_mask(pet, focus, LESION_AUTO_VOI_RADIUS_MM) & np.asarray(brain_mask, bool)
+        voi = ball_mask(pet, focus, LESION_AUTO_VOI_RADIUS_MM) & np.asarray(brain_mask, bool)
         logger.info("lesion auto: focus at LPS %s mm", np.round(focus, 1).tolist())
         return voi, "auto"
     if isinstance(lesion, Volume):
@@ -151,7 +137,7 @@ def lesion_voi(pet: Volume, lesion: Any, *, brain_mask: np.ndarray | None = None
         raise MeasurementError(f"lesion point must be X,Y,Z in LPS mm, got {lesion!r}")
     if not _inside(pet, point):
         raise MeasurementError(f"lesion point {point.tolist()} (LPS mm) is outside {name}")
-    voi = _ball_mask(pet, point, LESION_POINT_SEARCH_RADIUS_MM)
+    voi = ball_mask(pet, point, LESION_POINT_SEARCH_RADIUS_MM)
     return voi, "point"
 
 
@@ -263,7 +249,7 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
     if lesion_auto:
         voi, lesion_method = lesion_voi(pet, lesion, brain_mask=geometry.mask, name=pet_name,
                                         lesion_name=lesion_name)
-    from ._rois import hottest_voxel, lesion_extent
+    from ._rois import BACKGROUND_CIRCLE_DIAMETER_MM, hottest_voxel, lesion_extent
 
     hot = hottest_voxel(pet, voi)
     hot_lps = pet.ijk_to_xyz_mm(hot)
@@ -280,7 +266,8 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
             raise MeasurementError(f"background must be 'auto', 'crescent' or X,Y,Z, got {background!r}")
         placement = _brain.place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane,
                                                    fit=geometry.fit, lesion_lps_mm=hot_lps, lesion_mask=extent,
-                                                   wm_probability=geometry.wm_probability, name=pet_name)
+                                                   wm_probability=geometry.wm_probability,
+                                                   diameter_mm=BACKGROUND_CIRCLE_DIAMETER_MM, name=pet_name)
         extra["background_placement"] = placement.to_dict()
         centre_ijk, bg_method = placement.centre_ijk, "auto"
     else:

@@ -11,9 +11,9 @@ section 3.2). It runs both ways: a negative elapsed time decay-corrects back.
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime
 
+from ..decay import decay_factor, decayed_activity_bq
 from ..errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -72,29 +72,9 @@ def elapsed_s(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds()
 
 
-def decay_factor(elapsed_time_s: float, half_life_s: float) -> float:
-    """``2 ** (-elapsed_time_s / half_life_s)``: the fraction left after ``elapsed_time_s``.
-
-    Parameters
-    ----------
-    elapsed_time_s : float
-        Time in seconds; negative values give the factor > 1 that corrects back.
-    half_life_s : float
-        Physical half-life in seconds, > 0.
-
-    Examples
-    --------
-    >>> decay_factor(67.71 * 60, 67.71 * 60)
-    0.5
-    """
-    if not half_life_s > 0 or not math.isfinite(half_life_s):
-        raise InputError(f"half-life must be a positive number of seconds, got {half_life_s!r}")
-    return 2.0 ** (-float(elapsed_time_s) / float(half_life_s))
-
-
 def decay_activity_bq(activity_bq: float, *, elapsed_time_s: float, half_life_s: float) -> float:
-    """Activity after ``elapsed_time_s`` seconds of decay (before, if negative)."""
-    return float(activity_bq) * decay_factor(elapsed_time_s, half_life_s)
+    """Activity after ``elapsed_time_s`` seconds of decay (before, if negative): :mod:`gliopet.decay`."""
+    return decayed_activity_bq(activity_bq, elapsed_s=elapsed_time_s, half_life_s=half_life_s)
 
 
 def activity_at_bq(activity_bq: float, *, measured_at: datetime, target_time: datetime,
