@@ -17,6 +17,7 @@ import click
 
 from ._version import __version__
 from .errors import GliopetError
+from .jsonable import json_default
 
 logger = logging.getLogger(__name__)
 
@@ -49,19 +50,7 @@ def _not_built(command: str, issue: str) -> NoReturn:
 
 
 def _print_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, sort_keys=False, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    click.echo(json.dumps(obj, indent=2, sort_keys=False, default=json_default))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
