@@ -273,6 +273,70 @@ def _check_range(value: float, bounds: tuple[float, float], tag: str, unit: str)
         raise SuvError(f"{tag} value {value:g} {unit} is implausible (expected {low:g} to {high:g} {unit})")
 
 
+# --- the steps of compute_suv ------------------------------------------------------------
+#
+# In the order of the module docstring's rules: units (and the body inputs), the
+# decay correction's scan reference time, the injection time, the dose; then the
+# CNTS scale factors. The SUV-image branch is _from_suv_image, below. compute_suv
+# reads the dose and half-life before the scan reference time, which fixes the
+# order of its errors and warnings.
+
+
+@dataclass(frozen=True)
+class _Body:
+    """The checked body weight and the normaliser of each computable SUV type."""
+
+    weight_kg: float
+    normalisers: dict[str, float]
+
+
+@dataclass(frozen=True)
+class _DecayTimes:
+    """Seconds from injection to each slice's scan reference time, and the rule that fixed it."""
+
+    seconds: tuple[float, ...]
+    rule: str
+
+
+def _pixel_units(units: str | None, inputs: dict[str, SuvInput]) -> Units:
+    """(0054,1001) Units, refused unless it is one the rules handle."""
+    raw_units = _require(units, "(0054,1001) Units", "the SUV needs the pixel units")
+    try:
+        unit = Units(str(raw_units).strip().upper())
+    except ValueError:
+        raise SuvError(f"(0054,1001) Units value '{raw_units}' is not supported "
+                       f"(expected one of {', '.join(u.value for u in Units)})") from None
+    inputs["units"] = SuvInput(unit.value, "", "(0054,1001) Units")
+    return unit
+
+
+def _check_attenuation_corrected(corrected_image: Sequence[str] | None, unit: Units,
+                                 inputs: dict[str, SuvInput], warnings: list[str]) -> None:
+    """(0028,0051) CorrectedImage must hold ATTN for BQML and CNTS images; a warning when it is absent."""
+    if corrected_image is None:
+        warnings.append("(0028,0051) CorrectedImage is missing: attenuation correction cannot be confirmed")
+        return
+    flags = [str(f).strip().upper() for f in corrected_image]
+    inputs["corrected_image"] = SuvInput(flags, "", "(0028,0051) CorrectedImage")
+    if unit in (Units.BQML, Units.CNTS) and "ATTN" not in flags:
+        raise SuvError(f"(0028,0051) CorrectedImage {flags} lacks ATTN; SUV needs attenuation-corrected images")
+
+
+def _body_inputs(weight_kg: float | None, height_m: float | None, sex: str | None,
+                 inputs: dict[str, SuvInput], warnings: list[str]) -> _Body:
+    """The required, plausible body weight, and the normalisers height and sex allow."""
+    weight = _require(weight_kg, "(0010,1030) PatientWeight", "SUVbw needs body weight")
+    weight = float(weight)
+    _check_range(weight, WEIGHT_KG_RANGE, "(0010,1030) PatientWeight", "kg")
+    inputs["weight"] = SuvInput(weight, "kg", "(0010,1030) PatientWeight")
+    if height_m is not None:
+        inputs["height"] = SuvInput(float(height_m), "m", "(0010,1020) PatientSize")
+    if sex is not None:
+        inputs["sex"] = SuvInput(sex, "", "(0010,0040) PatientSex")
+    normalisers = _body_normalisers(weight, None if height_m is None else float(height_m), sex, warnings)
+    return _Body(weight_kg=weight, normalisers=normalisers)
+
+
 def _body_normalisers(weight_kg: float, height_m: float | None, sex: str | None,
                       warnings: list[str]) -> dict[str, float]:
     """Normalisers in grams (or cm2 for BSA) for each SUV type that can be computed."""
@@ -294,27 +358,42 @@ def _body_normalisers(weight_kg: float, height_m: float | None, sex: str | None,
     return out
 
 
-def _injection_datetime(*, start_datetime: datetime | None, start_time: datetime | None,
-                        series_datetime: datetime | None, reference: datetime | None,
-                        inputs: dict[str, SuvInput], warnings: list[str]) -> datetime:
-    if start_datetime is not None:
-        inputs["injection_datetime"] = SuvInput(start_datetime, "datetime",
-                                                "(0018,1078) RadiopharmaceuticalStartDateTime")
-        return start_datetime
-    if start_time is None:
-        raise SuvError("(0018,1078) RadiopharmaceuticalStartDateTime and (0018,1072) RadiopharmaceuticalStartTime "
-                       "are missing; the decay correction needs the injection time")
-    if series_datetime is None:
-        raise SuvError("(0008,0021) SeriesDate is missing; needed to date (0018,1072) RadiopharmaceuticalStartTime")
-    injection = datetime.combine(series_datetime.date(), start_time.time())
-    source = "(0018,1072) RadiopharmaceuticalStartTime on (0008,0021) SeriesDate"
-    if reference is not None and injection > reference:
-        injection -= timedelta(days=1)
-        source += ", previous day (scan crosses midnight)"
-        warnings.append("injection time is later than the scan time on the series date: "
-                        "taken on the previous day (scan crosses midnight)")
-    inputs["injection_datetime"] = SuvInput(injection, "datetime", source)
-    return injection
+def _decay_correction_rule(decay_correction: str | None, inputs: dict[str, SuvInput]) -> DecayCorrection:
+    """(0054,1102) DecayCorrection, refused unless START, ADMIN or NONE."""
+    raw_dc = _require(decay_correction, "(0054,1102) DecayCorrection", "the SUV needs to know the decay reference")
+    try:
+        dc = DecayCorrection(str(raw_dc).strip().upper())
+    except ValueError:
+        raise SuvError(f"(0054,1102) DecayCorrection value '{raw_dc}' is not supported "
+                       f"(expected START, ADMIN or NONE)") from None
+    inputs["decay_correction"] = SuvInput(dc.value, "", "(0054,1102) DecayCorrection")
+    return dc
+
+
+def _decay_times(dc: DecayCorrection, *, n: int, timing: PetTiming, series_datetime: datetime | None,
+                 ge_scan_datetime: datetime | None, start_datetime: datetime | None,
+                 start_time: datetime | None, half_life_s: float, inputs: dict[str, SuvInput],
+                 warnings: list[str]) -> _DecayTimes:
+    """Scan reference time(s) per slice by the DecayCorrection rule, and the decay time from injection."""
+    if dc is DecayCorrection.ADMIN:
+        inputs["scan_reference_datetime"] = SuvInput(None, "datetime",
+                                                     "DecayCorrection ADMIN: corrected to the administration time")
+        return _DecayTimes(seconds=tuple([0.0] * n), rule="admin")
+    if dc is DecayCorrection.START:
+        refs, rule = _start_reference_times(series_datetime=series_datetime, timing=timing,
+                                            ge_scan_datetime=ge_scan_datetime, half_life_s=half_life_s,
+                                            inputs=inputs, warnings=warnings)
+    else:  # NONE: each slice at its own average-count-rate time
+        refs = _per_slice_reference_times(timing=timing, n=n, half_life_s=half_life_s, inputs=inputs)
+        rule = "none_per_slice"
+    if len(refs) == 1 and n > 1:
+        refs = refs * n
+    injection = _injection_datetime(start_datetime=start_datetime, start_time=start_time,
+                                    series_datetime=series_datetime, reference=min(refs),
+                                    inputs=inputs, warnings=warnings)
+    seconds = [_seconds(ref, injection) for ref in refs]
+    _check_decay_times(seconds)
+    return _DecayTimes(seconds=tuple(seconds), rule=rule)
 
 
 def _start_reference_times(*, series_datetime: datetime | None, timing: PetTiming,
@@ -357,6 +436,105 @@ def _start_reference_times(*, series_datetime: datetime | None, timing: PetTimin
     inputs["scan_reference_datetime"] = SuvInput(earliest, "datetime",
                                                  "earliest (0008,0022/0032) AcquisitionDate/Time")
     return [earliest] * n, "earliest_acquisition"
+
+
+def _per_slice_reference_times(*, timing: PetTiming, n: int, half_life_s: float,
+                               inputs: dict[str, SuvInput]) -> list[datetime]:
+    """DecayCorrection NONE: each slice's acquisition time + t_avg of its frame duration (IBSI)."""
+    if len(timing.acquisition) != n:
+        raise SuvError("(0008,0032) AcquisitionTime is missing on some slices; "
+                       "DecayCorrection NONE needs each slice's acquisition time")
+    refs = []
+    for acq, dur_ms in zip(timing.acquisition, timing.frame_duration_ms or [None] * n):
+        if dur_ms is None:
+            raise SuvError("(0018,1242) ActualFrameDuration is missing; "
+                           "DecayCorrection NONE needs each frame's duration")
+        t_avg = average_count_rate_time_s(frame_duration_s=dur_ms / 1000.0, half_life_s=half_life_s)
+        refs.append(acq + timedelta(seconds=t_avg))
+    inputs["scan_reference_datetime"] = SuvInput(
+        [r.isoformat() for r in refs], "datetime",
+        "(0008,0032) AcquisitionTime + t_avg((0018,1242) ActualFrameDuration), per slice")
+    return refs
+
+
+def _injection_datetime(*, start_datetime: datetime | None, start_time: datetime | None,
+                        series_datetime: datetime | None, reference: datetime | None,
+                        inputs: dict[str, SuvInput], warnings: list[str]) -> datetime:
+    if start_datetime is not None:
+        inputs["injection_datetime"] = SuvInput(start_datetime, "datetime",
+                                                "(0018,1078) RadiopharmaceuticalStartDateTime")
+        return start_datetime
+    if start_time is None:
+        raise SuvError("(0018,1078) RadiopharmaceuticalStartDateTime and (0018,1072) RadiopharmaceuticalStartTime "
+                       "are missing; the decay correction needs the injection time")
+    if series_datetime is None:
+        raise SuvError("(0008,0021) SeriesDate is missing; needed to date (0018,1072) RadiopharmaceuticalStartTime")
+    injection = datetime.combine(series_datetime.date(), start_time.time())
+    source = "(0018,1072) RadiopharmaceuticalStartTime on (0008,0021) SeriesDate"
+    if reference is not None and injection > reference:
+        injection -= timedelta(days=1)
+        source += ", previous day (scan crosses midnight)"
+        warnings.append("injection time is later than the scan time on the series date: "
+                        "taken on the previous day (scan crosses midnight)")
+    inputs["injection_datetime"] = SuvInput(injection, "datetime", source)
+    return injection
+
+
+def _check_decay_times(decay_times: Sequence[float]) -> None:
+    """The injection must precede every scan reference time, by at most :data:`MAX_DECAY_TIME_S`."""
+    for t in decay_times:
+        if t < 0:
+            raise SuvError(f"(0018,1078) RadiopharmaceuticalStartDateTime is {-t:.0f} s after the scan "
+                           "reference time; the injection must precede the scan")
+        if t > MAX_DECAY_TIME_S:
+            raise SuvError(f"(0018,1078) RadiopharmaceuticalStartDateTime is {t / 3600:.1f} h before the scan; "
+                           "implausible")
+
+
+def _injected_activity_bq(injected_bq: float | None, inputs: dict[str, SuvInput], warnings: list[str]) -> float:
+    """(0018,1074) RadionuclideTotalDose in Bq; a value plausible only in MBq is read as MBq, with a warning."""
+    dose = float(_require(injected_bq, "(0018,1074) RadionuclideTotalDose", "SUVbw needs the injected activity"))
+    if DOSE_BQ_RANGE[0] <= dose <= DOSE_BQ_RANGE[1]:
+        inputs["injected_activity"] = SuvInput(dose, "Bq", "(0018,1074) RadionuclideTotalDose")
+    elif DOSE_AS_MBQ_RANGE[0] <= dose <= DOSE_AS_MBQ_RANGE[1]:
+        warnings.append(f"(0018,1074) RadionuclideTotalDose {dose:g} is implausible in Bq: read as {dose:g} MBq")
+        dose *= 1.0e6
+        inputs["injected_activity"] = SuvInput(dose, "Bq", "(0018,1074) RadionuclideTotalDose (read as MBq)")
+    else:
+        raise SuvError(f"(0018,1074) RadionuclideTotalDose value {dose:g} Bq is implausible "
+                       f"(expected {DOSE_BQ_RANGE[0]:g} to {DOSE_BQ_RANGE[1]:g} Bq)")
+    return dose
+
+
+def _radionuclide_half_life_s(half_life_s: float | None, inputs: dict[str, SuvInput]) -> float:
+    """(0018,1075) RadionuclideHalfLife, required and plausible."""
+    half_life = float(_require(half_life_s, "(0018,1075) RadionuclideHalfLife", "the decay correction needs it"))
+    _check_range(half_life, HALF_LIFE_S_RANGE, "(0018,1075) RadionuclideHalfLife", "s")
+    inputs["half_life"] = SuvInput(half_life, "s", "(0018,1075) RadionuclideHalfLife")
+    return half_life
+
+
+def _suvbw_factors(unit: Units, *, weight_kg: float, decayed_bq: Sequence[float],
+                   philips_suv_factor: Sequence[float | None] | None,
+                   philips_activity_factor: Sequence[float | None] | None, n: int,
+                   inputs: dict[str, SuvInput]) -> list[float]:
+    """SUVbw factor per slice: weight_g / decayed dose, for CNTS (Philips) by the private scale factors."""
+    bq_per_ml_scale = [1.0] * n
+    if unit is Units.CNTS:
+        suv_direct = _per_slice(philips_suv_factor, n)
+        if suv_direct is not None and all(v not in (None, 0.0) for v in suv_direct):
+            inputs["philips_suv_factor"] = SuvInput(_scalar_or_list(suv_direct), "g/mL per count",
+                                                    "(7053,1000) Philips private SUV scale factor")
+            return [float(v) for v in suv_direct]
+        acf = _per_slice(philips_activity_factor, n)
+        if acf is None or any(v in (None, 0.0) for v in acf):
+            raise SuvError("(7053,1000) and (7053,1009) Philips private scale factors are missing; "
+                           "CNTS images need one of them")
+        inputs["philips_activity_factor"] = SuvInput(_scalar_or_list(acf), "Bq/mL per count",
+                                                     "(7053,1009) Philips private activity concentration "
+                                                     "scale factor")
+        bq_per_ml_scale = [float(v) for v in acf]
+    return [scale * weight_kg * 1000.0 / d for scale, d in zip(bq_per_ml_scale, decayed_bq)]
 
 
 def compute_suv(*, units: str | None, decay_correction: str | None, corrected_image: Sequence[str] | None,
@@ -414,121 +592,25 @@ def compute_suv(*, units: str | None, decay_correction: str | None, corrected_im
     timing = timing or PetTiming(acquisition=())
     n = n_slices or len(timing.acquisition) or 1
 
-    raw_units = _require(units, "(0054,1001) Units", "the SUV needs the pixel units")
-    try:
-        unit = Units(str(raw_units).strip().upper())
-    except ValueError:
-        raise SuvError(f"(0054,1001) Units value '{raw_units}' is not supported "
-                       f"(expected one of {', '.join(u.value for u in Units)})") from None
-    inputs["units"] = SuvInput(unit.value, "", "(0054,1001) Units")
-
-    if corrected_image is None:
-        warnings.append("(0028,0051) CorrectedImage is missing: attenuation correction cannot be confirmed")
-    else:
-        flags = [str(f).strip().upper() for f in corrected_image]
-        inputs["corrected_image"] = SuvInput(flags, "", "(0028,0051) CorrectedImage")
-        if unit in (Units.BQML, Units.CNTS) and "ATTN" not in flags:
-            raise SuvError(f"(0028,0051) CorrectedImage {flags} lacks ATTN; SUV needs attenuation-corrected images")
-
-    weight = _require(weight_kg, "(0010,1030) PatientWeight", "SUVbw needs body weight")
-    weight = float(weight)
-    _check_range(weight, WEIGHT_KG_RANGE, "(0010,1030) PatientWeight", "kg")
-    inputs["weight"] = SuvInput(weight, "kg", "(0010,1030) PatientWeight")
-    if height_m is not None:
-        inputs["height"] = SuvInput(float(height_m), "m", "(0010,1020) PatientSize")
-    if sex is not None:
-        inputs["sex"] = SuvInput(sex, "", "(0010,0040) PatientSex")
-    normalisers = _body_normalisers(weight, None if height_m is None else float(height_m), sex, warnings)
-
+    unit = _pixel_units(units, inputs)
+    _check_attenuation_corrected(corrected_image, unit, inputs, warnings)
+    body = _body_inputs(weight_kg, height_m, sex, inputs, warnings)
     # Images that already hold an SUV need neither dose nor time.
     if unit in (Units.GML, Units.CM2ML):
-        return _from_suv_image(unit=unit, suv_type=suv_type, normalisers=normalisers, n=n,
+        return _from_suv_image(unit=unit, suv_type=suv_type, normalisers=body.normalisers, n=n,
                                inputs=inputs, warnings=warnings)
 
-    raw_dc = _require(decay_correction, "(0054,1102) DecayCorrection", "the SUV needs to know the decay reference")
-    try:
-        dc = DecayCorrection(str(raw_dc).strip().upper())
-    except ValueError:
-        raise SuvError(f"(0054,1102) DecayCorrection value '{raw_dc}' is not supported "
-                       f"(expected START, ADMIN or NONE)") from None
-    inputs["decay_correction"] = SuvInput(dc.value, "", "(0054,1102) DecayCorrection")
-
-    dose = float(_require(injected_bq, "(0018,1074) RadionuclideTotalDose", "SUVbw needs the injected activity"))
-    if DOSE_BQ_RANGE[0] <= dose <= DOSE_BQ_RANGE[1]:
-        inputs["injected_activity"] = SuvInput(dose, "Bq", "(0018,1074) RadionuclideTotalDose")
-    elif DOSE_AS_MBQ_RANGE[0] <= dose <= DOSE_AS_MBQ_RANGE[1]:
-        warnings.append(f"(0018,1074) RadionuclideTotalDose {dose:g} is implausible in Bq: read as {dose:g} MBq")
-        dose *= 1.0e6
-        inputs["injected_activity"] = SuvInput(dose, "Bq", "(0018,1074) RadionuclideTotalDose (read as MBq)")
-    else:
-        raise SuvError(f"(0018,1074) RadionuclideTotalDose value {dose:g} Bq is implausible "
-                       f"(expected {DOSE_BQ_RANGE[0]:g} to {DOSE_BQ_RANGE[1]:g} Bq)")
-
-    half_life = float(_require(half_life_s, "(0018,1075) RadionuclideHalfLife", "the decay correction needs it"))
-    _check_range(half_life, HALF_LIFE_S_RANGE, "(0018,1075) RadionuclideHalfLife", "s")
-    inputs["half_life"] = SuvInput(half_life, "s", "(0018,1075) RadionuclideHalfLife")
-
-    # Scan reference time(s) per slice and the decay time from injection.
-    if dc is DecayCorrection.ADMIN:
-        decay_times = [0.0] * n
-        rule = "admin"
-        inputs["scan_reference_datetime"] = SuvInput(None, "datetime",
-                                                     "DecayCorrection ADMIN: corrected to the administration time")
-    else:
-        if dc is DecayCorrection.START:
-            refs, rule = _start_reference_times(series_datetime=series_datetime, timing=timing,
-                                                ge_scan_datetime=ge_scan_datetime, half_life_s=half_life,
-                                                inputs=inputs, warnings=warnings)
-        else:  # NONE: each slice at its own average-count-rate time
-            if len(timing.acquisition) != n:
-                raise SuvError("(0008,0032) AcquisitionTime is missing on some slices; "
-                               "DecayCorrection NONE needs each slice's acquisition time")
-            refs = []
-            for acq, dur_ms in zip(timing.acquisition, timing.frame_duration_ms or [None] * n):
-                if dur_ms is None:
-                    raise SuvError("(0018,1242) ActualFrameDuration is missing; "
-                                   "DecayCorrection NONE needs each frame's duration")
-                t_avg = average_count_rate_time_s(frame_duration_s=dur_ms / 1000.0, half_life_s=half_life)
-                refs.append(acq + timedelta(seconds=t_avg))
-            rule = "none_per_slice"
-            inputs["scan_reference_datetime"] = SuvInput(
-                [r.isoformat() for r in refs], "datetime",
-                "(0008,0032) AcquisitionTime + t_avg((0018,1242) ActualFrameDuration), per slice")
-        if len(refs) == 1 and n > 1:
-            refs = refs * n
-        injection = _injection_datetime(start_datetime=start_datetime, start_time=start_time,
-                                        series_datetime=series_datetime, reference=min(refs),
-                                        inputs=inputs, warnings=warnings)
-        decay_times = [_seconds(ref, injection) for ref in refs]
-        for t in decay_times:
-            if t < 0:
-                raise SuvError(f"(0018,1078) RadiopharmaceuticalStartDateTime is {-t:.0f} s after the scan "
-                               "reference time; the injection must precede the scan")
-            if t > MAX_DECAY_TIME_S:
-                raise SuvError(f"(0018,1078) RadiopharmaceuticalStartDateTime is {t / 3600:.1f} h before the scan; "
-                               "implausible")
-
-    decayed = [decayed_activity_bq(activity_bq=dose, elapsed_s=t, half_life_s=half_life) for t in decay_times]
-    bq_per_ml_scale = [1.0] * n
-    if unit is Units.CNTS:
-        suv_direct = _per_slice(philips_suv_factor, n)
-        if suv_direct is not None and all(v not in (None, 0.0) for v in suv_direct):
-            inputs["philips_suv_factor"] = SuvInput(_scalar_or_list(suv_direct), "g/mL per count",
-                                                    "(7053,1000) Philips private SUV scale factor")
-            bw = [float(v) for v in suv_direct]
-            return _result(bw=bw, normalisers=normalisers, unit=unit, inputs=inputs, warnings=warnings,
-                           decay_times=decay_times, rule=rule)
-        acf = _per_slice(philips_activity_factor, n)
-        if acf is None or any(v in (None, 0.0) for v in acf):
-            raise SuvError("(7053,1000) and (7053,1009) Philips private scale factors are missing; "
-                           "CNTS images need one of them")
-        inputs["philips_activity_factor"] = SuvInput(_scalar_or_list(acf), "Bq/mL per count",
-                                                     "(7053,1009) Philips private activity concentration "
-                                                     "scale factor")
-        bq_per_ml_scale = [float(v) for v in acf]
-    bw = [scale * weight * 1000.0 / d for scale, d in zip(bq_per_ml_scale, decayed)]
-    return _result(bw=bw, normalisers=normalisers, unit=unit, inputs=inputs, warnings=warnings,
-                   decay_times=decay_times, rule=rule)
+    dc = _decay_correction_rule(decay_correction, inputs)
+    dose = _injected_activity_bq(injected_bq, inputs, warnings)
+    half_life = _radionuclide_half_life_s(half_life_s, inputs)
+    decay = _decay_times(dc, n=n, timing=timing, series_datetime=series_datetime,
+                         ge_scan_datetime=ge_scan_datetime, start_datetime=start_datetime, start_time=start_time,
+                         half_life_s=half_life, inputs=inputs, warnings=warnings)
+    decayed = [decayed_activity_bq(activity_bq=dose, elapsed_s=t, half_life_s=half_life) for t in decay.seconds]
+    bw = _suvbw_factors(unit, weight_kg=body.weight_kg, decayed_bq=decayed, philips_suv_factor=philips_suv_factor,
+                        philips_activity_factor=philips_activity_factor, n=n, inputs=inputs)
+    return _result(bw=bw, normalisers=body.normalisers, unit=unit, inputs=inputs, warnings=warnings,
+                   decay_times=decay.seconds, rule=decay.rule)
 
 
 def _per_slice(values: Sequence[float | None] | None, n: int) -> list[float | None] | None:
@@ -549,7 +631,7 @@ def _seconds(later: datetime, earlier: datetime) -> float:
 
 
 def _result(*, bw: list[float], normalisers: dict[str, float], unit: Units, inputs: dict[str, SuvInput],
-            warnings: list[str], decay_times: list[float] | None, rule: str) -> SuvResult:
+            warnings: list[str], decay_times: Sequence[float] | None, rule: str) -> SuvResult:
     weight_g = normalisers["bw"]
     factors = {name: tuple(f * norm / weight_g for f in bw) for name, norm in normalisers.items()}
     return SuvResult(factor=tuple(bw), factors=factors, units=unit.value, suv_type="BW", inputs=inputs,
