@@ -119,8 +119,36 @@ def place_background_circle(pet: Volume, *, brain_mask: np.ndarray, plane: Midsa
         raise MeasurementError(f"{name}: the centrum semiovale level (slice k = {k}) is outside the PET "
                                f"({n_k} slices); the PET does not cover the upper brain")
     si, sj, _ = pet.spacing_mm
-    radius = diameter_mm / 2.0
-    slice_mask = mask[k]
+    allowed, contralateral = _allowed_circle_region(pet, k=k, slice_mask=mask[k], plane=plane, sign=sign,
+                                                    lesion_mask=lesion_mask)
+    wm = None if wm_probability is None else np.asarray(wm_probability[k], dtype=np.float64)
+    best = _best_circle(centre_ij=(ci, cj), shape_ji=(n_j, n_i), spacing_ij_mm=(si, sj), diameter_mm=diameter_mm,
+                        allowed=allowed, contralateral=contralateral, wm=wm)
+    if best is None:
+        raise MeasurementError(
+            f"{name}: a {diameter_mm:g} mm background circle does not fit inside the brain in the {side} "
+            f"hemisphere at the centrum semiovale level (slice k = {k}); give --background X,Y,Z")
+    bi, bj = best.centre_ij
+    shift, wm_mean = best.shift_mm, best.wm_probability
+    lps = pet.ijk_to_xyz_mm([bi, bj, float(ck)])
+    logger.debug("background: %s hemisphere, level k = %.2f, shift %.1f mm, WM %.2f", side, ck, shift,
+                 wm_mean or -1)
+    return BackgroundPlacement(centre_ijk=(float(bi), float(bj), float(ck)),
+                               centre_lps_mm=tuple(float(v) for v in lps), side=side, lesion_side=side_lesion,
+                               template_point_lps_mm=tuple(float(v) for v in target), shift_mm=shift,
+                               wm_probability=wm_mean, midline_distance_mm=float(abs(plane.signed_distance_mm(lps))))
+
+
+def _allowed_circle_region(pet: Volume, *, k: int, slice_mask: np.ndarray, plane: MidsagittalPlane, sign: float,
+                           lesion_mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Where on slice ``k`` the circle may lie, and the contralateral side (both bool ``[j, i]``).
+
+    Allowed: in ``slice_mask``, on the circle's side of ``plane`` (``sign`` +1
+    for the patient's left hemisphere, -1 for the right) and at least
+    :data:`BACKGROUND_LESION_MARGIN_MM` from the lesion mask.
+    """
+    si, sj, _ = pet.spacing_mm
+    _, n_j, n_i = pet.shape
     jj, ii = np.mgrid[0:n_j, 0:n_i]
     plane_xyz = pet.ijk_to_xyz_mm(np.stack([ii, jj, np.full_like(ii, k)], axis=-1).astype(np.float64))
     contralateral = sign * plane.signed_distance_mm(plane_xyz) > 0
@@ -129,8 +157,32 @@ def place_background_circle(pet: Volume, *, brain_mask: np.ndarray, plane: Midsa
         away = near >= BACKGROUND_LESION_MARGIN_MM
     else:
         away = np.ones_like(slice_mask)
-    allowed = slice_mask & contralateral & away
-    wm = None if wm_probability is None else np.asarray(wm_probability[k], dtype=np.float64)
+    return slice_mask & contralateral & away, contralateral
+
+
+@dataclass(frozen=True)
+class _Circle:
+    """A qualifying background circle of the search: its centre (``i, j`` on the slice) and score."""
+
+    score: float
+    centre_ij: tuple[float, float]
+    shift_mm: float
+    wm_probability: float | None
+
+
+def _best_circle(*, centre_ij, shape_ji: tuple[int, int], spacing_ij_mm: tuple[float, float], diameter_mm: float,
+                 allowed: np.ndarray, contralateral: np.ndarray, wm: np.ndarray | None) -> _Circle | None:
+    """The best qualifying circle within :data:`BACKGROUND_SEARCH_MM` of ``centre_ij``, or None.
+
+    Whole-voxel shifts from ``centre_ij`` are tried; a circle qualifies when at most
+    :data:`BACKGROUND_MAX_OUTSIDE_BRAIN` of it lies outside ``allowed`` and none of it
+    outside ``contralateral``. Score: mean ``wm`` probability (0 without ``wm``) less
+    :data:`BACKGROUND_DISTANCE_PENALTY_PER_MM` x shift.
+    """
+    ci, cj = centre_ij
+    n_j, n_i = shape_ji
+    si, sj = spacing_ij_mm
+    radius = diameter_mm / 2.0
     best = None
     # whole-voxel shifts from the point, so the point itself is always tried (a range from
     # -12 mm in 2.5 mm steps would skip it)
@@ -152,20 +204,9 @@ def place_background_circle(pet: Volume, *, brain_mask: np.ndarray, plane: Midsa
                 continue
             wm_mean = None if wm is None else float((weights * wm).sum() / total)
             score = (wm_mean or 0.0) - BACKGROUND_DISTANCE_PENALTY_PER_MM * shift
-            if best is None or score > best[0]:
-                best = (score, centre, shift, wm_mean)
-    if best is None:
-        raise MeasurementError(
-            f"{name}: a {diameter_mm:g} mm background circle does not fit inside the brain in the {side} "
-            f"hemisphere at the centrum semiovale level (slice k = {k}); give --background X,Y,Z")
-    _, (bi, bj), shift, wm_mean = best
-    lps = pet.ijk_to_xyz_mm([bi, bj, float(ck)])
-    logger.debug("background: %s hemisphere, level k = %.2f, shift %.1f mm, WM %.2f", side, ck, shift,
-                 wm_mean or -1)
-    return BackgroundPlacement(centre_ijk=(float(bi), float(bj), float(ck)),
-                               centre_lps_mm=tuple(float(v) for v in lps), side=side, lesion_side=side_lesion,
-                               template_point_lps_mm=tuple(float(v) for v in target), shift_mm=shift,
-                               wm_probability=wm_mean, midline_distance_mm=float(abs(plane.signed_distance_mm(lps))))
+            if best is None or score > best.score:
+                best = _Circle(score=score, centre_ij=centre, shift_mm=shift, wm_probability=wm_mean)
+    return best
 
 
 #: Crescent background (``--background crescent``): a band under the brain's
