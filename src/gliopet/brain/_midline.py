@@ -107,14 +107,53 @@ def midsagittal_plane(image: Volume, *, mask: np.ndarray, initial: MidsagittalPl
     if mask.shape != image.shape or not mask.any():
         raise MeasurementError("mid-sagittal plane: the brain mask is empty or not on the image grid")
     if min(image.spacing_mm) < SYMMETRY_SAMPLE_MM - 1e-6:
-        # score on a coarse copy: smoothing, distances and sampling there cost ~1/8 of a 2 mm grid
-        from ._sitk import isotropic_grid, resample_to
+        image, mask = _on_coarse_grid(image, mask)
+    samples = _symmetry_samples(image, mask)
+    planes = _starting_plane(initial, samples.xyz_mm)
+    # from a template-fit start one descent suffices; from scratch, restart twice
+    starts = [[0.0, 0.0, 0.0]] if initial is not None else [[0.0, 0.0, 0.0], [4.0, 4.0, 3.0], [-4.0, -4.0, -3.0]]
+    best = _most_symmetric(planes, samples, starts)
+    a, b, shift = best.x
+    if max(abs(a), abs(b)) > MAX_TILT_CORRECTION_DEG or abs(shift) > MAX_SHIFT_CORRECTION_MM:
+        raise MeasurementError(f"mid-sagittal plane: symmetry search moved the plane implausibly "
+                               f"(tilt {a:.1f}/{b:.1f} deg, shift {shift:.1f} mm)")
+    normal, offset = _oriented(*planes.plane(best.x))
+    logger.debug("mid-sagittal plane: normal %s offset %.1f symmetry %.3f", normal, offset, -best.fun)
+    return MidsagittalPlane(normal=tuple(float(v) for v in normal), offset_mm=offset, symmetry=-float(best.fun))
 
-        coarse = isotropic_grid(image, SYMMETRY_SAMPLE_MM)
-        mask = resample_to(image.with_array(mask.astype(np.float32)), coarse) > 0.5
-        image = coarse.with_array(resample_to(image, coarse, default=float(np.min(image.array))))
-        if not mask.any():
-            raise MeasurementError("mid-sagittal plane: the brain mask is empty on the coarse grid")
+
+def _on_coarse_grid(image: Volume, mask: np.ndarray) -> tuple[Volume, np.ndarray]:
+    """``image`` and ``mask`` resampled to a :data:`SYMMETRY_SAMPLE_MM` isotropic grid.
+
+    Smoothing, distances and sampling there cost about 1/8 of a 2 mm grid's.
+    """
+    from ._sitk import isotropic_grid, resample_to
+
+    coarse = isotropic_grid(image, SYMMETRY_SAMPLE_MM)
+    mask = resample_to(image.with_array(mask.astype(np.float32)), coarse) > 0.5
+    image = coarse.with_array(resample_to(image, coarse, default=float(np.min(image.array))))
+    if not mask.any():
+        raise MeasurementError("mid-sagittal plane: the brain mask is empty on the coarse grid")
+    return image, mask
+
+
+@dataclass(frozen=True)
+class _SymmetrySamples:
+    """The scoring points (LPS mm, ``(N, 3)``), the image values there, and the image they are read from."""
+
+    values: np.ndarray  # smoothed, percentile-clipped image [k, j, i]
+    xyz_mm: np.ndarray
+    here: np.ndarray
+    lps_to_ijk: np.ndarray  # 4x4
+
+
+def _symmetry_samples(image: Volume, mask: np.ndarray) -> _SymmetrySamples:
+    """Points on a :data:`SYMMETRY_SAMPLE_MM` lattice within :data:`SYMMETRY_MARGIN_MM` of ``mask``.
+
+    At most :data:`SYMMETRY_MAX_POINTS` (a seeded random subset); the image is
+    smoothed by :data:`SYMMETRY_SMOOTH_MM` FWHM and clipped to
+    :data:`SYMMETRY_CLIP_PERCENTILES` of its values at the points.
+    """
     spacing = np.array(image.spacing_mm)  # i, j, k
     sigma = [SYMMETRY_SMOOTH_MM / 2.3548 / s for s in spacing[::-1]]
     values = ndimage.gaussian_filter(np.nan_to_num(np.asarray(image.array, dtype=np.float32)), sigma)
@@ -130,44 +169,58 @@ def midsagittal_plane(image: Volume, *, mask: np.ndarray, initial: MidsagittalPl
     values = np.clip(values, lo, hi)
     xyz = image.ijk_to_xyz_mm(kji[:, ::-1].astype(np.float64))
     here = values[tuple(kji.T)].astype(np.float64)
-    inverse = np.linalg.inv(image.affine)
+    return _SymmetrySamples(values=values, xyz_mm=xyz, here=here, lps_to_ijk=np.linalg.inv(image.affine))
 
+
+@dataclass(frozen=True)
+class _TiltedPlanes:
+    """The planes searched: ``normal`` tilted by two angles (degrees) towards ``u`` and ``v``, ``offset_mm`` shifted."""
+
+    normal: np.ndarray
+    offset_mm: float
+    u: np.ndarray
+    v: np.ndarray
+
+    def plane(self, params: np.ndarray) -> tuple[np.ndarray, float]:
+        """Unit normal and offset (mm) of the plane ``params = (tilt_u_deg, tilt_v_deg, shift_mm)``."""
+        a, b, shift = params
+        normal = self.normal + np.tan(np.radians(a)) * self.u + np.tan(np.radians(b)) * self.v
+        normal /= np.linalg.norm(normal)
+        return normal, self.offset_mm + shift
+
+
+def _starting_plane(initial: MidsagittalPlane | None, xyz_mm: np.ndarray) -> _TiltedPlanes:
+    """Planes about ``initial``, or about the left-right axis through the points' centroid."""
     if initial is None:
-        centroid = xyz.mean(axis=0)
+        centroid = xyz_mm.mean(axis=0)
         n0 = np.array([1.0, 0.0, 0.0])
         d0 = float(n0 @ centroid)
     else:
         n0 = np.asarray(initial.normal, dtype=np.float64)
         d0 = initial.offset_mm
     u, v = _basis(n0)
+    return _TiltedPlanes(normal=n0, offset_mm=d0, u=u, v=v)
 
-    def plane(params: np.ndarray) -> tuple[np.ndarray, float]:
-        a, b, shift = params
-        normal = n0 + np.tan(np.radians(a)) * u + np.tan(np.radians(b)) * v
-        normal /= np.linalg.norm(normal)
-        return normal, d0 + shift
 
-    def cost(params: np.ndarray) -> float:
-        normal, offset = plane(params)
-        mirrored = xyz - 2.0 * (xyz @ normal - offset)[:, None] * normal[None, :]
-        ijk = mirrored @ inverse[:3, :3].T + inverse[:3, 3]
-        there = ndimage.map_coordinates(values, ijk[:, ::-1].T, order=1, mode="nearest")
-        return -float(np.corrcoef(here, there)[0, 1])
+def _mirror_cost(params: np.ndarray, planes: _TiltedPlanes, samples: _SymmetrySamples) -> float:
+    """Minus the correlation of the image at the points and at their mirror images about the plane."""
+    normal, offset = planes.plane(params)
+    xyz = samples.xyz_mm
+    mirrored = xyz - 2.0 * (xyz @ normal - offset)[:, None] * normal[None, :]
+    ijk = mirrored @ samples.lps_to_ijk[:3, :3].T + samples.lps_to_ijk[:3, 3]
+    there = ndimage.map_coordinates(samples.values, ijk[:, ::-1].T, order=1, mode="nearest")
+    return -float(np.corrcoef(samples.here, there)[0, 1])
 
+
+def _most_symmetric(planes: _TiltedPlanes, samples: _SymmetrySamples,
+                    starts: list[list[float]]) -> optimize.OptimizeResult:
+    """The best of Nelder-Mead descents of :func:`_mirror_cost` from each start (simplex :data:`SIMPLEX_STEPS`)."""
     best = None
-    # from a template-fit start one descent suffices; from scratch, restart twice
-    starts = [[0.0, 0.0, 0.0]] if initial is not None else [[0.0, 0.0, 0.0], [4.0, 4.0, 3.0], [-4.0, -4.0, -3.0]]
     for start in starts:
         simplex = np.array(start) + np.vstack([np.zeros(3), np.diag(SIMPLEX_STEPS)])
-        res = optimize.minimize(cost, np.array(start), method="Nelder-Mead",
+        res = optimize.minimize(_mirror_cost, np.array(start), args=(planes, samples), method="Nelder-Mead",
                                 options={"xatol": 0.05, "fatol": 1e-6, "maxiter": 300,
                                          "initial_simplex": simplex})
         if best is None or res.fun < best.fun:
             best = res
-    a, b, shift = best.x
-    if max(abs(a), abs(b)) > MAX_TILT_CORRECTION_DEG or abs(shift) > MAX_SHIFT_CORRECTION_MM:
-        raise MeasurementError(f"mid-sagittal plane: symmetry search moved the plane implausibly "
-                               f"(tilt {a:.1f}/{b:.1f} deg, shift {shift:.1f} mm)")
-    normal, offset = _oriented(*plane(best.x))
-    logger.debug("mid-sagittal plane: normal %s offset %.1f symmetry %.3f", normal, offset, -best.fun)
-    return MidsagittalPlane(normal=tuple(float(v) for v in normal), offset_mm=offset, symmetry=-float(best.fun))
+    return best
