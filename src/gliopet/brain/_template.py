@@ -283,7 +283,29 @@ def refine_mni_affine_with_ct(ct: Volume, brain_mask: np.ndarray | Volume, fit: 
     if corners is None:
         logger.warning("CT refinement of the template fit skipped: the CT's brain mask is empty")
         return fit
-    mask = sub_volume(mask, corners, margin=2)
+    images = _ct_refinement_images(ct, sub_volume(mask, corners, margin=2), corners, template=template)
+    if images is None:
+        return fit
+    matrix, ct_metric = _register_ct_to_template(images, fit)
+    return _trusted_refinement(matrix, ct_metric, fit)
+
+
+@dataclass(frozen=True)
+class _CtRefinementImages:
+    """The registration's inputs: the windowed, smoothed CT and its deep-brain sampling mask, the template CT."""
+
+    fixed: sitk.Image
+    fixed_mask: sitk.Image
+    moving: sitk.Image
+    sampling_percentage: float
+
+
+def _ct_refinement_images(ct: Volume, mask: Volume, corners: np.ndarray, *,
+                          template) -> _CtRefinementImages | None:
+    """The CT on its own grid around ``mask`` (``corners``: its set voxels' box), and the template's CT-like image.
+
+    None, with a warning, when no part of the mask is deeper than :data:`CT_REFINE_EDGE_MARGIN_MM`.
+    """
     # the samples' depth, on the mask's own (work) grid: the edge's place matters to a voxel,
     # and a distance map of a 1 mm grid costs ten times as much
     deep_mask = mask.with_array((ndimage.distance_transform_edt(np.asarray(mask.array) > 0.5,
@@ -298,19 +320,24 @@ def refine_mni_affine_with_ct(ct: Volume, brain_mask: np.ndarray | Volume, fit: 
     if not deep.any():
         logger.warning("CT refinement of the template fit skipped: no brain deeper than %.0f mm in the CT's mask",
                        CT_REFINE_EDGE_MARGIN_MM)
-        return fit
+        return None
     hu = resample_to(source, grid, default=-1000.0)
     lo, hi = CT_REFINE_HU_WINDOW
     values = ndimage.gaussian_filter(np.where(inside, np.clip(hu, lo, hi), lo).astype(np.float32),
                                      CT_REFINE_SMOOTH_MM / 2.3548 / np.array(grid.spacing_mm)[::-1])
-    fixed = to_sitk(grid.with_array(values))
-    fixed_mask = to_sitk(grid.with_array(deep.astype(np.uint8)), dtype=np.uint8)
-    moving = to_sitk(template.t1.with_array(_smoothed_template_ct(template)))
+    return _CtRefinementImages(fixed=to_sitk(grid.with_array(values)),
+                               fixed_mask=to_sitk(grid.with_array(deep.astype(np.uint8)), dtype=np.uint8),
+                               moving=to_sitk(template.t1.with_array(_smoothed_template_ct(template))),
+                               sampling_percentage=min(1.0, CT_REFINE_SAMPLES / float(deep.sum())))
+
+
+def _register_ct_to_template(images: _CtRefinementImages, fit: TemplateFit) -> tuple[np.ndarray, float]:
+    """Mattes mutual information affine registration from ``fit``: the patient-to-MNI matrix and the final metric."""
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
     reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(min(1.0, CT_REFINE_SAMPLES / float(deep.sum())), REGISTRATION_SEED)
-    reg.SetMetricFixedMask(fixed_mask)
+    reg.SetMetricSamplingPercentage(images.sampling_percentage, REGISTRATION_SEED)
+    reg.SetMetricFixedMask(images.fixed_mask)
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=CT_REFINE_MIN_STEP,
                                                  numberOfIterations=CT_REFINE_ITERATIONS, relaxationFactor=0.6)
@@ -318,10 +345,18 @@ def refine_mni_affine_with_ct(ct: Volume, brain_mask: np.ndarray | Volume, fit: 
     reg.SetShrinkFactorsPerLevel([2, 1])
     reg.SetSmoothingSigmasPerLevel([1, 0])
     reg.SetInitialTransform(affine_to_sitk(fit.patient_to_mni), inPlace=False)
-    out = reg.Execute(fixed, moving)
+    out = reg.Execute(images.fixed, images.moving)
     if isinstance(out, sitk.CompositeTransform):
         out = out.GetBackTransform() if out.GetNumberOfTransforms() == 1 else out
-    matrix = transform_to_matrix(sitk.AffineTransform(out))
+    return transform_to_matrix(sitk.AffineTransform(out)), float(reg.GetMetricValue())
+
+
+def _trusted_refinement(matrix: np.ndarray, ct_metric: float, fit: TemplateFit) -> TemplateFit:
+    """The refined fit, or ``fit`` (with a warning) when ``matrix`` is degenerate or strays too far from it.
+
+    Too far: the template's origin moved more than :data:`CT_REFINE_MAX_SHIFT_MM`, or the
+    volume changed by more than :data:`CT_REFINE_MAX_VOLUME_CHANGE`.
+    """
     inverse = np.linalg.inv(matrix) if np.all(np.isfinite(matrix)) and np.linalg.det(matrix[:3, :3]) > 0 else None
     if inverse is None:
         logger.warning("CT refinement of the template fit failed (degenerate affine); keeping the brain-mask fit")
@@ -332,10 +367,9 @@ def refine_mni_affine_with_ct(ct: Volume, brain_mask: np.ndarray | Volume, fit: 
         logger.warning("CT refinement of the template fit moved it %.1f mm (volume %+.0f %%); keeping the "
                        "brain-mask fit", shift, 100 * volume_change)
         return fit
-    logger.debug("template fit refined by CT: %.2f mm at the template origin, MI %.4f", shift,
-                 reg.GetMetricValue())
+    logger.debug("template fit refined by CT: %.2f mm at the template origin, MI %.4f", shift, ct_metric)
     return TemplateFit(patient_to_mni=matrix, mni_to_patient=inverse, metric=fit.metric, method="brain mask + CT",
-                       ct_metric=float(reg.GetMetricValue()))
+                       ct_metric=ct_metric)
 
 
 def centrum_semiovale_lps_mm(fit: TemplateFit, *, side: str) -> np.ndarray:
