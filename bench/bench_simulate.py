@@ -49,10 +49,11 @@ def main() -> None:
     from gliopet.simulate import projector
     from gliopet.simulate.cohort import patient_specs_like, read_like_csv, simulate_cohort, simulate_patient
     from gliopet.simulate.osem import osem
+    from gliopet.simulate.protocol import OSEM_ITERATIONS, OSEM_SUBSETS
 
     rows = []
     t = time.perf_counter()
-    system = projector.system_matrix(projector.CLINICAL_GEOMETRY, n_subsets=21)
+    system = projector.system_matrix(projector.CLINICAL_GEOMETRY, n_subsets=OSEM_SUBSETS)
     rows.append(("projector build (168 x 168, 136 bins x 126 views)", time.perf_counter() - t,
                  f"{system.matrix.nnz / 1e6:.1f} M non-zeros"))
 
@@ -64,9 +65,9 @@ def main() -> None:
     times = []
     for _ in range(3):
         t = time.perf_counter()
-        osem(prompts, system=system, multiplicative=mult, additive=add, n_iterations=2)
+        osem(prompts, system=system, multiplicative=mult, additive=add, n_iterations=OSEM_ITERATIONS)
         times.append(time.perf_counter() - t)
-    rows.append(("OSEM 2 iterations x 21 subsets, 109 slices (median of 3)", float(np.median(times)), ""))
+    rows.append((f"OSEM {OSEM_ITERATIONS} iterations x {OSEM_SUBSETS} subsets, 109 slices (median of 3)", float(np.median(times)), ""))
 
     specs = patient_specs_like(read_like_csv(args.table), seed=0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -89,7 +89,7 @@ def cohort(tmp_path_factory, specs):
 
 
 def test_background_aim_steps():
-    from gliopet.simulate.cohort import _next_bg_scale
+    from gliopet.simulate.pilots import next_bg_scale as _next_bg_scale
 
     # one pilot: the ratio step, 1.0 x 0.06 / 0.08
     assert _next_bg_scale([(1.0, 0.08)], 0.06) == pytest.approx(0.75)
@@ -163,8 +163,9 @@ def test_lesion_ground_truth_matches_the_images(cohort):
     # the published 9.96 / 124.5 = 0.08 (the study's Figure 1), both within the 2 % aim tolerance
     assert measured == pytest.approx(9.96, rel=0.02)
     assert truth["scans"][0]["recon"]["bg_suvmax"] == pytest.approx(9.96 / 124.5, rel=0.02)
-    # that ground truth is what gliopet measures at the true centre, read back from the DICOM (to the
-    # int16 quantisation): the 25 mm circle on the plane through it
+    # that ground truth comes from gliopet.simulate.truth_rois, which shares no code with gliopet.measure;
+    # gliopet.measure's own circle at the true centre, read back from the DICOM, agrees with it to the
+    # int16 quantisation (two implementations of the 25 mm resliced circle checking each other)
     cs = truth["centrum_semiovale"]["left"]
     assert cs["contralateral"] is True
     at_truth = circle_roi(suv, centre_ijk=tuple(suv.xyz_mm_to_ijk(cs["centre_lps_mm"])), diameter_mm=25,
@@ -173,6 +174,38 @@ def test_lesion_ground_truth_matches_the_images(cohort):
     # the lesion is the hottest thing in the brain: far above the contralateral centrum semiovale
     ci, cj, ck = np.rint(suv.xyz_mm_to_ijk(cs["centre_lps_mm"])).astype(int)
     assert float(suv.array[ck, cj, ci]) < 0.1 * measured
+
+
+def test_truth_circles_on_the_reconstruction_and_the_phantom(cohort):
+    spec, result = cohort
+    folder = result.root / "SIM029"
+    truth = json.loads((folder / "ground_truth.json").read_text())
+    scan = truth["scans"][0]
+    mask = read_nifti(folder / "lesion_mask.nii.gz").array > 0
+    suv = read_suv_volume(folder / "PET_60min")
+    # The lesion circle: on the slice of the mask's hottest voxel, centred there; its SUVmax is the hottest
+    # voxel whose centre lies within 5 mm of that voxel (2 mm pixels), worked out here with numpy from the
+    # DICOM (to the int16 quantisation)
+    circle = scan["recon"]["lesion_circle"]
+    k, j, i = np.unravel_index(np.argmax(np.where(mask, suv.array, -np.inf)), mask.shape)
+    assert circle["centre_ijk"] == [i, j, k] and circle["diameter_mm"] == 10.0
+    jj, ii = np.mgrid[0:mask.shape[1], 0:mask.shape[2]]
+    inside = np.hypot(ii - i, jj - j) * 2.0 <= 5.0
+    assert circle["suvmax"] == pytest.approx(float(suv.array[k][inside].max()), rel=1e-3)
+    assert circle["suvmean"] < circle["suvmax"]
+    # The phantom: voxels mix tissues whose SUVs the truth lists, so the phantom's circles lie within
+    # them; the lesion's voxels (heterogeneous uptake in [1 - h, 1] x its peak, partial volume with
+    # brain) cannot exceed its peak
+    phantom = scan["phantom_suv"]
+    brain = [phantom[t] for t in ("gm", "wm", "csf")]
+    assert min(brain) <= phantom["bg_suvmean"] <= phantom["bg_suvmax"] <= max(brain)
+    assert phantom["lesion_circle"]["suvmax"] <= phantom["lesion_peak"]
+    # the CSV carries the same values (4 significant digits)
+    with result.ground_truth_csv.open() as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert float(row["recon_lesion_circle_suvmax"]) == pytest.approx(circle["suvmax"], rel=1e-3)
+    assert float(row["recon_bg_suvmean"]) == pytest.approx(scan["recon"]["bg_suvmean"], rel=1e-3)
+    assert float(row["phantom_bg_suvmax"]) == pytest.approx(phantom["bg_suvmax"], rel=1e-3)
 
 
 def test_ct_is_in_hu_and_shares_the_frame_of_reference(cohort):

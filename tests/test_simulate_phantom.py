@@ -11,7 +11,8 @@ from gliopet.io.template import load_mni152
 from gliopet.simulate.phantom import (CSF_LAYER_MM, SKULL_OUTER_MM, Lesion, build_head_model,
                                       centrum_semiovale_lps_mm, random_lesion, sample_head,
                                       sample_lesion)
-from gliopet.simulate.physics import decay_factor, frame_decay_correction, hu_to_mu_511_per_cm
+from gliopet.decay import decay_factor, frame_average_factor
+from gliopet.simulate.physics import hu_to_mu_511_per_cm
 from gliopet.simulate.pose import HeadPose, random_pose
 from gliopet.simulate.tracers import TISSUES, load_tracer, tracer_names
 
@@ -67,11 +68,11 @@ def test_decay_factor_with_ga68_half_life():
     assert decay_factor(2 * 4062.6, half_life_s=4062.6) == pytest.approx(0.25, rel=1e-12)
 
 
-def test_frame_decay_correction_matches_numerical_integral():
+def test_frame_average_factor_matches_numerical_integral():
     # Frame-average activity over 600 s relative to the start, integrated numerically.
     lam = math.log(2) / 4062.6
     mean_fraction = integrate.quad(lambda t: math.exp(-lam * t), 0, 600)[0] / 600
-    assert frame_decay_correction(600.0, half_life_s=4062.6) == pytest.approx(1 / mean_fraction, rel=1e-10)
+    assert frame_average_factor(600.0, half_life_s=4062.6) == pytest.approx(1 / mean_fraction, rel=1e-10)
 
 
 @pytest.mark.parametrize("hu, mu", [

@@ -11,7 +11,7 @@ from .dicom_writer import (Flavour, PatientInfo, PetSeriesInfo, StudyInfo, deter
                            write_mr_series, write_pet_series)
 from .osem import osem
 from .phantom import HeadModel, Lesion, build_head_model, random_lesion, sample_head, sample_lesion
-from .physics import decay_factor, frame_decay_correction, hu_to_mu_511_per_cm
+from .physics import hu_to_mu_511_per_cm
 from .pose import HeadPose, random_pose
 from .projector import ProjectorGeometry, system_matrix
 from .tracers import Nuclide, Tracer, load_tracer, tracer_names
@@ -24,7 +24,7 @@ __all__ = [
     "BIOGRAPH_6_TRUEV", "Scanner", "simulate_sinograms", "reconstruct", "osem",
     "ProjectorGeometry", "system_matrix",
     "HeadModel", "Lesion", "build_head_model", "random_lesion", "sample_head", "sample_lesion",
-    "decay_factor", "frame_decay_correction", "hu_to_mu_511_per_cm",
+    "hu_to_mu_511_per_cm",
     "HeadPose", "random_pose",
     "Nuclide", "Tracer", "load_tracer", "tracer_names",
 ]

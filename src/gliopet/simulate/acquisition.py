@@ -31,6 +31,7 @@ from scipy import ndimage, special
 
 from .osem import osem
 from .projector import SystemMatrix
+from .protocol import OSEM_ITERATIONS, POST_FILTER_FWHM_MM
 
 __all__ = [
     "Scanner", "BIOGRAPH_6_TRUEV", "Sinograms", "counting_factor", "simulate_sinograms",
@@ -134,6 +135,8 @@ def counting_factor(*, scanner: Scanner, pixel_mm: float, slice_mm: float, bin_m
     volume, mL) and the projector spreads it with total weight
     ``n_views p**2 / w``; ``kappa`` makes the two agree.
     """
+    # The frame's decay integral, written out: it equals frame_s / gliopet.decay.frame_average_factor
+    # but not to the last bit, and kappa sets every Poisson mean (seeded output stays byte-identical).
     lam = math.log(2.0) / half_life_s
     counting_time_s = (1.0 - math.exp(-lam * frame_s)) / lam
     s_cps_per_bq = scanner.in_fov_cps_per_bq * positron_fraction / F18_POSITRON_FRACTION
@@ -249,8 +252,8 @@ def simulate_sinograms(activity_bq_per_ml: np.ndarray, mu_per_cm: np.ndarray, *,
                      axial_sensitivity=axial)
 
 
-def reconstruct(sinograms: Sinograms, *, system: SystemMatrix, slice_mm: float, n_iterations: int = 2,
-                post_filter_fwhm_mm: float = 5.0) -> np.ndarray:
+def reconstruct(sinograms: Sinograms, *, system: SystemMatrix, slice_mm: float,
+                n_iterations: int = OSEM_ITERATIONS, post_filter_fwhm_mm: float = POST_FILTER_FWHM_MM) -> np.ndarray:
     """OSEM (``system.n_subsets`` subsets) with attenuation correction, then a Gaussian filter.
 
     Returns the activity concentration (Bq/mL at frame start), ``(K, n, n)`` float32.

@@ -38,9 +38,10 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
 
+from ..decay import decay_factor, decayed_activity_bq
 from ..errors import InputError
 from ..volume import Volume
-from .physics import decay_factor
+from .protocol import OSEM_ITERATIONS, OSEM_SUBSETS, POST_FILTER_FWHM_MM
 
 __all__ = [
     "Flavour", "PatientInfo", "StudyInfo", "PetSeriesInfo", "deterministic_uid",
@@ -133,9 +134,9 @@ class PetSeriesInfo:
     radiopharmaceutical: str
     nuclide_code: tuple[str, str, str]  # (value, scheme, meaning)
     positron_fraction: float
-    iterations: int = 2
-    subsets: int = 21
-    filter_fwhm_mm: float = 5.0
+    iterations: int = OSEM_ITERATIONS
+    subsets: int = OSEM_SUBSETS
+    filter_fwhm_mm: float = POST_FILTER_FWHM_MM
 
 
 def _check_volume(volume: Volume, what: str) -> None:
@@ -242,9 +243,109 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
     return item
 
 
+def _pet_series_module(ds: Dataset, series: PetSeriesInfo, *, units: str, n_slices: int) -> None:
+    """PET Series module (DICOM PS3.3 C.8.9.1): units, corrections, reconstruction, energy window."""
+    ds.Units = units
+    ds.CountsSource = "EMISSION"
+    ds.SeriesType = ["STATIC", "IMAGE"]
+    ds.CorrectedImage = ["NORM", "DTIM", "ATTN", "SCAT", "DECY", "RAN"]
+    ds.DecayCorrection = "START"
+    ds.RandomsCorrectionMethod = "DLYD"
+    ds.AttenuationCorrectionMethod = "measured, CT-based (bilinear HU to 511 keV)"
+    ds.ScatterCorrectionMethod = "model-based"
+    ds.ReconstructionMethod = f"OSEM2D {series.iterations}i{series.subsets}s"
+    ds.ConvolutionKernel = f"GAUSSIAN {series.filter_fwhm_mm:g} mm"
+    ds.NumberOfSlices = n_slices
+    ds.CollimatorType = "NONE"
+    ds.AxialAcceptance = "27"
+    ds.AxialMash = [5, 6]
+    ds.CoincidenceWindowWidth = "4.5"
+    ds.EnergyWindowRangeSequence = Sequence([Dataset()])
+    ds.EnergyWindowRangeSequence[0].EnergyWindowLowerLimit = "425"
+    ds.EnergyWindowRangeSequence[0].EnergyWindowUpperLimit = "650"
+
+
+def _pet_isotope_and_orientation(ds: Dataset, series: PetSeriesInfo) -> None:
+    """PET Isotope module (C.8.9.2) and NM/PET Patient Orientation module (C.8.4.6): supine, head first."""
+    rp = Dataset()
+    rp.Radiopharmaceutical = series.radiopharmaceutical
+    rp.RadiopharmaceuticalStartTime = _time(series.injection)
+    rp.RadiopharmaceuticalStartDateTime = series.injection.strftime("%Y%m%d%H%M%S") + ".00"
+    rp.RadionuclideTotalDose = f"{series.injected_bq:.6g}"
+    rp.RadionuclideHalfLife = f"{series.half_life_s:.6g}"
+    rp.RadionuclidePositronFraction = f"{series.positron_fraction:.6g}"
+    rp.RadionuclideCodeSequence = Sequence([_code(*series.nuclide_code)])
+    ds.RadiopharmaceuticalInformationSequence = Sequence([rp])
+    ds.PatientOrientationCodeSequence = Sequence([_code("102538003", "SCT", "recumbent")])
+    ds.PatientOrientationCodeSequence[0].PatientOrientationModifierCodeSequence = Sequence(
+        [_code("40199007", "SCT", "supine")])
+    ds.PatientGantryRelationshipCodeSequence = Sequence([_code("102540008", "SCT", "headfirst")])
+
+
+def _pet_image_module(ds: Dataset, series: PetSeriesInfo, *, k: int, elapsed_s: float) -> None:
+    """PET Image module (C.8.9.4): frame timing and the decay factor back to injection."""
+    ds.FrameReferenceTime = f"{0.0:.1f}"
+    ds.ImageIndex = k + 1
+    ds.ActualFrameDuration = int(round(series.frame_duration_s * 1000))
+    ds.DecayFactor = f"{1.0 / decay_factor(elapsed_s, series.half_life_s):.6g}"
+    ds.DoseCalibrationFactor = "1"
+    ds.SliceSensitivityFactor = "1"
+    ds.PrimaryPromptsCountsAccumulated = 0
+
+
+def _vendor_private(ds: Dataset, series: PetSeriesInfo, flavour: Flavour, *, suv_factor: float) -> None:
+    """GE's scan start and administration date-times, or Philips' SUV and activity scale factors."""
+    if flavour is Flavour.GE:
+        block = ds.private_block(0x0009, _GE_CREATOR, create=True)
+        block.add_new(0x0D, "DT", series.scan_start.strftime("%Y%m%d%H%M%S") + ".00")
+        block.add_new(0x3B, "DT", series.injection.strftime("%Y%m%d%H%M%S") + ".00")
+    elif flavour is Flavour.PHILIPS:
+        block = ds.private_block(0x7053, _PHILIPS_CREATOR, create=True)
+        block.add_new(0x00, "DS", f"{suv_factor * PHILIPS_BQML_PER_COUNT:.8g}")
+        block.add_new(0x09, "DS", f"{PHILIPS_BQML_PER_COUNT:.8g}")
+
+
+def _pet_slice(volume: Volume, plane: np.ndarray, k: int, *, patient: PatientInfo, study: StudyInfo,
+               series: PetSeriesInfo, flavour: Flavour, units: str, suv_factor: float) -> Dataset:
+    """Slice ``k`` of a PET series, ``plane`` in the stored units (Bq/mL, or counts for Philips)."""
+    manufacturer, model = _MANUFACTURER[flavour]
+    peak = float(plane.max())
+    slope = peak / INT16_MAX if peak > 0 else 1.0
+    stored = np.rint(plane / slope).astype(np.int16)
+    sop_uid = deterministic_uid(series.series_uid, "slice", str(k))
+    ds = Dataset()
+    ds.file_meta = _file_meta(PET_IMAGE_STORAGE, sop_uid)
+    ds.SOPClassUID = PET_IMAGE_STORAGE
+    ds.SOPInstanceUID = sop_uid
+    _common(ds, patient=patient, study=study, modality="PT", manufacturer=manufacturer, model=model,
+            series_uid=series.series_uid, series_number=series.series_number,
+            description=series.description, series_time=series.scan_start)
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ds.AcquisitionDate = _da(series.scan_start)
+    ds.AcquisitionTime = _time(series.scan_start)
+    ds.ContentDate = _da(series.scan_start)
+    ds.ContentTime = _time(series.scan_start)
+    ds.InstanceNumber = k + 1
+    ds.PatientOrientation = ""
+    _pet_series_module(ds, series, units=units, n_slices=volume.shape[0])
+    _pet_isotope_and_orientation(ds, series)
+    _geometry(ds, volume, k)
+    _pixels(ds, stored)
+    ds.RescaleIntercept = "0"
+    ds.RescaleSlope = f"{slope:.10g}"
+    ds.SmallestImagePixelValue = int(stored.min())
+    ds.LargestImagePixelValue = int(stored.max())
+    _pet_image_module(ds, series, k=k, elapsed_s=(series.scan_start - series.injection).total_seconds())
+    _vendor_private(ds, series, flavour, suv_factor=suv_factor)
+    return ds
+
+
 def write_pet_series(volume_bq_per_ml: Volume, out_dir: Path, *, patient: PatientInfo, study: StudyInfo,
                      series: PetSeriesInfo, flavour: str | Flavour = Flavour.SIEMENS) -> list[Path]:
     """Write a PET volume (Bq/mL, decay corrected to ``series.scan_start``) as one file per slice.
+
+    Each slice is stored as int16 with its own RescaleSlope (its maximum at
+    32767); negative values are clipped to 0.
 
     Parameters
     ----------
@@ -265,95 +366,17 @@ def write_pet_series(volume_bq_per_ml: Volume, out_dir: Path, *, patient: Patien
     data = np.asarray(volume_bq_per_ml.array, dtype=np.float64)
     if float(data.min()) < 0:
         data = np.clip(data, 0.0, None)
-    manufacturer, model = _MANUFACTURER[flavour]
     elapsed_s = (series.scan_start - series.injection).total_seconds()
-    decayed_dose_bq = series.injected_bq * decay_factor(elapsed_s, half_life_s=series.half_life_s)
+    decayed_dose_bq = decayed_activity_bq(series.injected_bq, elapsed_s=elapsed_s, half_life_s=series.half_life_s)
     suv_factor = patient.weight_kg * 1000.0 / decayed_dose_bq  # g/mL per Bq/mL
     units = "CNTS" if flavour is Flavour.PHILIPS else "BQML"
     if flavour is Flavour.PHILIPS:
         data = data / PHILIPS_BQML_PER_COUNT
-    frame_ms = int(round(series.frame_duration_s * 1000))
-    n_slices = data.shape[0]
     out_dir = Path(out_dir)
     paths = []
-    for k in range(n_slices):
-        plane = data[k]
-        peak = float(plane.max())
-        slope = peak / INT16_MAX if peak > 0 else 1.0
-        stored = np.rint(plane / slope).astype(np.int16)
-        sop_uid = deterministic_uid(series.series_uid, "slice", str(k))
-        ds = Dataset()
-        ds.file_meta = _file_meta(PET_IMAGE_STORAGE, sop_uid)
-        ds.SOPClassUID = PET_IMAGE_STORAGE
-        ds.SOPInstanceUID = sop_uid
-        _common(ds, patient=patient, study=study, modality="PT", manufacturer=manufacturer, model=model,
-                series_uid=series.series_uid, series_number=series.series_number,
-                description=series.description, series_time=series.scan_start)
-        ds.ImageType = ["ORIGINAL", "PRIMARY"]
-        ds.AcquisitionDate = _da(series.scan_start)
-        ds.AcquisitionTime = _time(series.scan_start)
-        ds.ContentDate = _da(series.scan_start)
-        ds.ContentTime = _time(series.scan_start)
-        ds.InstanceNumber = k + 1
-        ds.PatientOrientation = ""
-        # PET Series module
-        ds.Units = units
-        ds.CountsSource = "EMISSION"
-        ds.SeriesType = ["STATIC", "IMAGE"]
-        ds.CorrectedImage = ["NORM", "DTIM", "ATTN", "SCAT", "DECY", "RAN"]
-        ds.DecayCorrection = "START"
-        ds.RandomsCorrectionMethod = "DLYD"
-        ds.AttenuationCorrectionMethod = "measured, CT-based (bilinear HU to 511 keV)"
-        ds.ScatterCorrectionMethod = "model-based"
-        ds.ReconstructionMethod = f"OSEM2D {series.iterations}i{series.subsets}s"
-        ds.ConvolutionKernel = f"GAUSSIAN {series.filter_fwhm_mm:g} mm"
-        ds.NumberOfSlices = n_slices
-        ds.CollimatorType = "NONE"
-        ds.AxialAcceptance = "27"
-        ds.AxialMash = [5, 6]
-        ds.CoincidenceWindowWidth = "4.5"
-        ds.EnergyWindowRangeSequence = Sequence([Dataset()])
-        ds.EnergyWindowRangeSequence[0].EnergyWindowLowerLimit = "425"
-        ds.EnergyWindowRangeSequence[0].EnergyWindowUpperLimit = "650"
-        # PET Isotope module
-        rp = Dataset()
-        rp.Radiopharmaceutical = series.radiopharmaceutical
-        rp.RadiopharmaceuticalStartTime = _time(series.injection)
-        rp.RadiopharmaceuticalStartDateTime = series.injection.strftime("%Y%m%d%H%M%S") + ".00"
-        rp.RadionuclideTotalDose = f"{series.injected_bq:.6g}"
-        rp.RadionuclideHalfLife = f"{series.half_life_s:.6g}"
-        rp.RadionuclidePositronFraction = f"{series.positron_fraction:.6g}"
-        rp.RadionuclideCodeSequence = Sequence([_code(*series.nuclide_code)])
-        ds.RadiopharmaceuticalInformationSequence = Sequence([rp])
-        # NM/PET Patient Orientation module
-        ds.PatientOrientationCodeSequence = Sequence([_code("102538003", "SCT", "recumbent")])
-        ds.PatientOrientationCodeSequence[0].PatientOrientationModifierCodeSequence = Sequence(
-            [_code("40199007", "SCT", "supine")])
-        ds.PatientGantryRelationshipCodeSequence = Sequence([_code("102540008", "SCT", "headfirst")])
-        # Image plane and pixels
-        _geometry(ds, volume_bq_per_ml, k)
-        _pixels(ds, stored)
-        ds.RescaleIntercept = "0"
-        ds.RescaleSlope = f"{slope:.10g}"
-        ds.SmallestImagePixelValue = int(stored.min())
-        ds.LargestImagePixelValue = int(stored.max())
-        # PET Image module
-        ds.FrameReferenceTime = f"{0.0:.1f}"
-        ds.ImageIndex = k + 1
-        ds.ActualFrameDuration = frame_ms
-        lam_t = np.log(2.0) * elapsed_s / series.half_life_s
-        ds.DecayFactor = f"{float(np.exp(lam_t)):.6g}"
-        ds.DoseCalibrationFactor = "1"
-        ds.SliceSensitivityFactor = "1"
-        ds.PrimaryPromptsCountsAccumulated = 0
-        if flavour is Flavour.GE:
-            block = ds.private_block(0x0009, _GE_CREATOR, create=True)
-            block.add_new(0x0D, "DT", series.scan_start.strftime("%Y%m%d%H%M%S") + ".00")
-            block.add_new(0x3B, "DT", series.injection.strftime("%Y%m%d%H%M%S") + ".00")
-        elif flavour is Flavour.PHILIPS:
-            block = ds.private_block(0x7053, _PHILIPS_CREATOR, create=True)
-            block.add_new(0x00, "DS", f"{suv_factor * PHILIPS_BQML_PER_COUNT:.8g}")
-            block.add_new(0x09, "DS", f"{PHILIPS_BQML_PER_COUNT:.8g}")
+    for k in range(data.shape[0]):
+        ds = _pet_slice(volume_bq_per_ml, data[k], k, patient=patient, study=study, series=series,
+                        flavour=flavour, units=units, suv_factor=suv_factor)
         path = out_dir / f"IM{k + 1:06d}.dcm"
         _atomic_write(ds, path)
         paths.append(path)

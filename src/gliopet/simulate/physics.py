@@ -1,17 +1,14 @@
-"""Physics of the acquisition: radioactive decay and CT-to-511-keV attenuation.
+"""Physics of the acquisition: CT-to-511-keV attenuation.
 
-Pure functions on plain values and arrays.
+Pure functions on plain values and arrays. Radioactive decay is gliopet's one
+decay law, :mod:`gliopet.decay`.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 __all__ = [
-    "decay_factor",
-    "frame_decay_correction",
     "hu_to_mu_511_per_cm",
     "MU_WATER_511_PER_CM",
     "MU_BONE_511_PER_CM",
@@ -27,36 +24,6 @@ MU_BONE_511_PER_CM = 0.172
 #: (0.172 - 0.096) / 1400 = 5.4e-5 /cm per HU, is close to published 130 kVp
 #: bilinear slopes (Carney et al. 2006).
 HU_BONE = 1400.0
-
-
-def decay_factor(elapsed_s: float | np.ndarray, *, half_life_s: float) -> float | np.ndarray:
-    """Fraction of activity left after ``elapsed_s``: ``2 ** (-elapsed_s / half_life_s)``.
-
-    Examples
-    --------
-    >>> round(decay_factor(4062.6, half_life_s=4062.6), 12)
-    0.5
-    """
-    if isinstance(elapsed_s, np.ndarray):
-        return np.power(2.0, -elapsed_s.astype(np.float64) / half_life_s)
-    return 2.0 ** (-float(elapsed_s) / half_life_s)
-
-
-def frame_decay_correction(frame_s: float, *, half_life_s: float) -> float:
-    """Factor from the frame-average activity to the activity at frame start.
-
-    Counts in a frame of length T from activity A0 at its start are
-    ``A0 (1 - exp(-lambda T)) / lambda``; dividing by T gives the frame-average
-    activity, so the factor is ``lambda T / (1 - exp(-lambda T))``
-    (DICOM PS3.3 C.8.9.4, DecayCorrection START).
-
-    Examples
-    --------
-    >>> round(frame_decay_correction(600.0, half_life_s=4062.6), 6)
-    1.052058
-    """
-    lam = math.log(2.0) / half_life_s
-    return lam * frame_s / (1.0 - math.exp(-lam * frame_s))
 
 
 def hu_to_mu_511_per_cm(hu: np.ndarray | float) -> np.ndarray:

@@ -30,6 +30,8 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
+from .protocol import OSEM_SUBSETS
+
 __all__ = ["ProjectorGeometry", "SystemMatrix", "system_matrix", "CLINICAL_GEOMETRY"]
 
 logger = logging.getLogger(__name__)
@@ -142,7 +144,8 @@ def _build_matrix(g: ProjectorGeometry) -> sp.csr_matrix:
     return matrix
 
 
-def system_matrix(geometry: ProjectorGeometry = CLINICAL_GEOMETRY, *, n_subsets: int = 21) -> SystemMatrix:
+def system_matrix(geometry: ProjectorGeometry = CLINICAL_GEOMETRY, *,
+                  n_subsets: int = OSEM_SUBSETS) -> SystemMatrix:
     """The (cached) system matrix of ``geometry`` with its ``n_subsets`` ordered subsets.
 
     ``n_views`` must be a multiple of ``n_subsets`` so every subset has the same views count.
