@@ -177,6 +177,20 @@ def mann_whitney_u(x: Sequence[float], y: Sequence[float], *, exact_max_n: int =
     u_y = n_x * n_y - u_x
     _, tie_counts = np.unique(pooled, return_counts=True)
     ties = bool(np.any(tie_counts > 1))
+    z, p_asym = _mann_whitney_asymptotic(u_x, n_x=n_x, n_y=n_y, tie_counts=tie_counts)
+    p_exact = p_untied = None
+    if n <= exact_max_n:
+        p_exact, p_untied = _mann_whitney_exact(r2, n_x=n_x, n_y=n_y, u2_x=u2_x, u_min=min(u_x, u_y))
+    return MannWhitneyResult(n_x=n_x, n_y=n_y, u_x=u_x, u_y=u_y, u=min(u_x, u_y), z=float(z),
+                             p_asymptotic=p_asym, p_exact=p_exact, p_exact_untied=p_untied, ties=ties)
+
+
+def _mann_whitney_asymptotic(u_x: float, *, n_x: int, n_y: int, tie_counts: np.ndarray) -> tuple[float, float]:
+    """``z`` and the two-sided normal p of :func:`mann_whitney_u`, tie-corrected, no continuity correction.
+
+    ``(0, 1)`` when every value is tied (no evidence of a difference).
+    """
+    n = n_x + n_y
     tie_term = float(np.sum(tie_counts.astype(np.float64) ** 3 - tie_counts))
     var = n_x * n_y / 12.0 * ((n + 1) - tie_term / (n * (n - 1))) if n > 1 else 0.0
     if var > 0:
@@ -184,18 +198,24 @@ def mann_whitney_u(x: Sequence[float], y: Sequence[float], *, exact_max_n: int =
         p_asym = float(min(1.0, 2.0 * _st.norm.sf(abs(z))))
     else:  # every value tied: no evidence of a difference
         z, p_asym = 0.0, 1.0
+    return z, p_asym
 
-    p_exact = p_untied = None
-    if n <= exact_max_n:
-        centre2 = n_x * n_y  # twice the null mean of U, in the doubled units of u2
-        sums2, prob = mann_whitney_exact_distribution(r2, n_x)
-        dev = np.abs((sums2 - n_x * (n_x + 1)) - centre2)
-        p_exact = float(min(1.0, prob[dev >= abs(u2_x - centre2)].sum()))
-        sums2_nt, prob_nt = mann_whitney_exact_distribution(2 * np.arange(1, n + 1), n_x)
-        u_nt = (sums2_nt - n_x * (n_x + 1)) / 2.0
-        p_untied = float(min(1.0, 2.0 * prob_nt[u_nt <= min(u_x, u_y)].sum()))
-    return MannWhitneyResult(n_x=n_x, n_y=n_y, u_x=u_x, u_y=u_y, u=min(u_x, u_y), z=float(z),
-                             p_asymptotic=p_asym, p_exact=p_exact, p_exact_untied=p_untied, ties=ties)
+
+def _mann_whitney_exact(r2: np.ndarray, *, n_x: int, n_y: int, u2_x: int, u_min: float) -> tuple[float, float]:
+    """The exact two-sided p over the observed mid-ranks, and SPSS's untied 2 x lower tail (:func:`mann_whitney_u`).
+
+    ``r2`` are the pooled sample's doubled mid-ranks, ``u2_x`` twice ``U_x``,
+    ``u_min`` the smaller of ``U_x`` and ``U_y``.
+    """
+    n = n_x + n_y
+    centre2 = n_x * n_y  # twice the null mean of U, in the doubled units of u2
+    sums2, prob = mann_whitney_exact_distribution(r2, n_x)
+    dev = np.abs((sums2 - n_x * (n_x + 1)) - centre2)
+    p_exact = float(min(1.0, prob[dev >= abs(u2_x - centre2)].sum()))
+    sums2_nt, prob_nt = mann_whitney_exact_distribution(2 * np.arange(1, n + 1), n_x)
+    u_nt = (sums2_nt - n_x * (n_x + 1)) / 2.0
+    p_untied = float(min(1.0, 2.0 * prob_nt[u_nt <= u_min].sum()))
+    return p_exact, p_untied
 
 
 def clopper_pearson(k: int, n: int, *, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
