@@ -73,26 +73,13 @@ class PeakMemory:
         return max(peaks) if peaks else 0.0
 
 
-def _clinical_with_visual(cohort: Path, out: Path) -> Path:
-    """The simulator's clinical CSV plus ``visual`` from its ground truth (a lesion was made visible or not)."""
-    with open(cohort / "ground_truth.csv", newline="") as fh:
-        visible = {r["patient_id"]: r["visible"] == "yes" for r in csv.DictReader(fh)}
-    with open(cohort / "clinical.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    with open(out, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=[*rows[0].keys(), "visual"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "visual": "positive" if visible[row["patient_id"]] else "negative"})
-    return out
-
-
 def demo(cohort: Path, out: Path, workers: int = 2) -> dict:
     from gliopet.analyze import run_analysis
     from gliopet.stats import analyse_cohort
-    from gliopet.store import cohort_from_store
+    from gliopet.cohort import load_cohort_store
+    from gliopet.demo import clinical_with_visual
 
-    clinical = _clinical_with_visual(cohort, out / "clinical-visual.csv")
+    clinical = clinical_with_visual(cohort / "clinical.csv", cohort / "ground_truth.csv", out / "clinical-visual.csv")
     db = out / "demo.sqlite"
     if db.exists():
         db.unlink()
@@ -100,7 +87,7 @@ def demo(cohort: Path, out: Path, workers: int = 2) -> dict:
         start = time.perf_counter()
         summary = run_analysis(cohort, clinical, db=str(db), workers=workers, progress=True)
         wall_s = time.perf_counter() - start
-    stats = analyse_cohort(cohort_from_store(str(db)))
+    stats = analyse_cohort(load_cohort_store(str(db)).cohort)
     (out / "demo-stats.json").write_text(json.dumps(stats, indent=1, default=str))
     return {"studies": summary.studies_found, "measured": summary.measured, "failed": summary.failed,
             "workers": workers, "wall_s": round(wall_s, 1), "worker_peak_mb": round(memory.worker_peak_mb()),

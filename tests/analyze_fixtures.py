@@ -115,13 +115,14 @@ def reference(cohort, tmp_path_factory):
 
 def _build_reference(cohort, tmp_path_factory):
     from gliopet.analyze import run_analysis
-    from gliopet.store import analysis_rows, open_store
+    from gliopet.store import analysis_table, open_store
 
     db = tmp_path_factory.mktemp("analyze-reference") / "reference.sqlite"
     summary = run_analysis(cohort.root, cohort.clinical_csv, db=str(db), workers=1, progress=False)
     engine = open_store(str(db))
     try:
-        rows = analysis_rows(engine)
+        table = analysis_table(engine)
+        rows = (list(table.columns), list(table.rows))
     finally:
         engine.dispose()
     return db, summary, rows

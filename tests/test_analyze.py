@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -22,7 +23,7 @@ from pg_server import pg_server, pg_url  # noqa: F401 - fixtures
 
 from gliopet.analyze import run_analysis
 from gliopet.cli import main
-from gliopet.store import Measurement, Provenance, Series, Study, analysis_rows, counts, open_store
+from gliopet.store import MeasurementRow, Provenance, Series, Study, analysis_table, counts, open_store
 
 GLIOPET = [os.path.join(os.path.dirname(sys.executable), "gliopet")]
 MEASURED = ("suvmax", "suvmean_1cm", "suvpeak", "btv_ml", "bg_suvmax", "bg_suvmean", "tbr_max_to_bg_max",
@@ -32,7 +33,8 @@ MEASURED = ("suvmax", "suvmean_1cm", "suvpeak", "btv_ml", "bg_suvmax", "bg_suvme
 def _rows(db) -> tuple[list[str], list[dict]]:
     engine = open_store(str(db))
     try:
-        return analysis_rows(engine)
+        table = analysis_table(engine)
+        return list(table.columns), list(table.rows)
     finally:
         engine.dispose()
 
@@ -47,25 +49,25 @@ def test_reference_run_measures_each_time_point_and_records_the_failure(cohort, 
     assert len(summary.errors) == 1 and summary.errors[0].startswith("SIM000: SuvError")
     assert "PatientWeight" in summary.errors[0]
     by_id = {r["patient_id"]: r for r in rows}
-    assert by_id["SIM000"]["suvmax"] == ""  # failed: no measured values
+    assert by_id["SIM000"]["suvmax"] is None  # failed: no measured values
     # SIM002 was scanned at 30 and 60 min: both time points exported, 60 min is the primary measurement.
     assert by_id["SIM002"]["suvmax_60min"] == by_id["SIM002"]["suvmax"]
     assert float(by_id["SIM002"]["suvmax_30min"]) > 0
-    assert "suvmax_30min" in columns and by_id["SIM001"].get("suvmax_30min", "") == ""
+    assert "suvmax_30min" in columns and by_id["SIM001"].get("suvmax_30min") is None
     engine = open_store(str(db))
     with Session(engine) as session:
         failed = session.scalar(sa.select(Study).where(Study.status == "failed"))
-        assert failed.folder == "SIM000" and "(0010,1030) PatientWeight" in failed.error
+        assert Path(failed.folder).name == "SIM000" and Path(failed.folder).is_absolute() and "(0010,1030) PatientWeight" in failed.error
         assert failed.measurements == [] and failed.series == [] and failed.provenance == []
         done = session.scalars(sa.select(Study).where(Study.status == "done")).all()
         for study in done:
             pets = [s for s in study.series if s.role == "pet"]
-            assert len(study.measurements) == len(pets) == len(cohort.scan_times[study.folder])
+            assert len(study.measurements) == len(pets) == len(cohort.scan_times[Path(study.folder).name])
             assert sum(m.primary for m in study.measurements) == 1
-            assert sorted(m.scan_time_min for m in study.measurements) == list(cohort.scan_times[study.folder])
+            assert sorted(m.scan_time_min for m in study.measurements) == list(cohort.scan_times[Path(study.folder).name])
             # The series start is a little after the nominal time (the simulator starts the frame then).
             for s in pets:
-                nominal = min(cohort.scan_times[study.folder], key=lambda t: abs(t - s.scan_time_min))
+                nominal = min(cohort.scan_times[Path(study.folder).name], key=lambda t: abs(t - s.scan_time_min))
                 assert nominal <= s.scan_time_min < nominal + 5
             (prov,) = study.provenance
             ct = [s for s in study.series if s.role == "ct"][0]
@@ -76,13 +78,13 @@ def test_reference_run_measures_each_time_point_and_records_the_failure(cohort, 
 
 
 def test_stored_values_equal_gliopet_measure_on_the_same_files(cohort, reference):
-    from gliopet.measure import measure_study_files
+    from gliopet.study import measure_study_files
 
     _, _, (_, rows) = reference
-    record = measure_study_files(cohort.root / "SIM001" / "PET_60min", ct=cohort.root / "SIM001" / "CT")
+    record = measure_study_files(cohort.root / "SIM001" / "PET_60min", ct=cohort.root / "SIM001" / "CT").to_dict()
     stored = {r["patient_id"]: r for r in rows}["SIM001"]
     for key in MEASURED:
-        assert float(stored[key]) == record[key], key
+        assert stored[key] == record[key], key
 
 
 def test_rerun_is_idempotent_and_keeps_what_is_stored(cohort, reference, tmp_path):
@@ -151,7 +153,7 @@ def test_worker_killed_mid_analysis_leaves_complete_rows_and_a_rerun_completes(c
                 assert study.measurements and study.provenance and study.series
             else:
                 assert not study.measurements and not study.provenance
-        for model in (Series, Measurement, Provenance):
+        for model in (Series, MeasurementRow, Provenance):
             orphans = session.scalar(sa.select(sa.func.count()).select_from(model).where(
                 ~model.study_pk.in_(sa.select(Study.id))))
             assert orphans == 0

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from gliopet.analyze import run_analysis
 from gliopet.cli import main
 from gliopet.errors import InputError
-from gliopet.store import analysis_rows, open_store
+from gliopet.store import analysis_table, open_store
 
 BIN = os.path.dirname(sys.executable)
 
@@ -24,7 +24,8 @@ BIN = os.path.dirname(sys.executable)
 def _rows(db):
     engine = open_store(str(db))
     try:
-        return analysis_rows(engine)
+        table = analysis_table(engine)
+        return list(table.columns), list(table.rows)
     finally:
         engine.dispose()
 

@@ -1,31 +1,69 @@
-"""``gliopet demo`` end to end on one simulated patient: DICOM -> SUV -> ROIs -> CSV -> report -> QC."""
+"""``gliopet demo`` end to end, as a new user runs it: DICOM -> SUV -> store -> ROIs -> CSV -> report -> QC."""
 
 import csv
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 
-def test_demo_one_patient(tmp_path):
-    out = tmp_path / "demo"
-    run = subprocess.run([sys.executable, "-m", "gliopet.cli", "demo", "--out", str(out), "--patients", "1",
-                          "--workers", "1"], capture_output=True, text=True, timeout=900)
+def _panels(html: str) -> tuple[int, str]:
+    """How many snapshot images the report's "Image panels" section embeds, and its status line."""
+    section = html[html.index("Image panels"):]
+    section = section[:section.index("</section>")] if "</section>" in section else section
+    status = re.search(r"(\d+ of \d+ snapshot\(s\) embedded\.)", section)
+    return section.count('src="data:image/png;base64,'), status.group(1) if status else ""
+
+
+def test_demo_two_patients_from_a_relative_folder_through_the_store(tmp_path):
+    # As a new user runs it: a relative --out, from a working directory that is not the repository
+    here = tmp_path / "work"
+    here.mkdir()
+    run = subprocess.run([sys.executable, "-m", "gliopet.cli", "demo", "--out", "demo-output", "--patients", "2",
+                          "--workers", "2"], capture_output=True, text=True, timeout=1200, cwd=here)
     assert run.returncode == 0, run.stderr[-2000:]
+    out = here / "demo-output"
     lines = run.stdout.splitlines()
-    assert lines[-2] == f"report: {out / 'report.html'}"
-    assert (out / "report.html").stat().st_size > 10_000
+    assert lines[-2] == "report: demo-output/report.html"
     assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
     assert "batch released" in run.stdout
+    # the demo went through the store: it is there, and the CSV was exported from it
+    assert (out / "gliopet.sqlite").stat().st_size > 0
     with open(out / "analysis.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["patient_id"] for r in rows] == ["SIM001"]
+    assert [r["patient_id"] for r in rows] == ["SIM001", "SIM002"]
     # Patient 1 of the study's Table 2: SUVmax 4.09, TBR 10.77. The simulator aims at these values
     # through a real acquisition and OSEM reconstruction; the automatic measurement must land near them.
     assert float(rows[0]["suvmax"]) == pytest.approx(4.09, rel=0.10)
     assert float(rows[0]["tbr_max_to_bg_max"]) == pytest.approx(10.77, rel=0.30)
     assert rows[0]["visual"] == "positive"
-    assert (out / "measurements" / "SIM001.png").exists()
+    # every snapshot path is relative to the CSV's folder and names a PNG there
+    for row in rows:
+        assert not Path(row["snapshot"]).is_absolute()
+        assert (out / row["snapshot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # every panel is embedded in both the HTML report and the one written from the store again below
+    html = (out / "report.html").read_text()
+    assert "not found or not readable" not in html
+    assert _panels(html) == (2, "2 of 2 snapshot(s) embedded.")
+    # The folder moved elsewhere and read from a third working directory: the store's paths are relative
+    # to the store's own folder, so the panels are still found.
+    moved = tmp_path / "moved" / "study"
+    moved.parent.mkdir()
+    shutil.move(str(out), str(moved))
+    other = tmp_path / "other"
+    other.mkdir()
+    again = subprocess.run([sys.executable, "-m", "gliopet.cli", "report", "--db", str(moved / "gliopet.sqlite"),
+                            "--out", "again.html"], capture_output=True, text=True, timeout=600, cwd=other)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert _panels((other / "again.html").read_text()) == (2, "2 of 2 snapshot(s) embedded.")
+    # and the moved analysis CSV reports the same panels (its paths are relative to it)
+    from_csv = subprocess.run([sys.executable, "-m", "gliopet.cli", "report", str(moved / "analysis.csv"),
+                               "--out", "csv.html"], capture_output=True, text=True, timeout=600, cwd=other)
+    assert from_csv.returncode == 0, from_csv.stderr[-2000:]
+    assert _panels((other / "csv.html").read_text()) == (2, "2 of 2 snapshot(s) embedded.")
 
 
 def test_demo_refuses_a_non_empty_output_folder(tmp_path):

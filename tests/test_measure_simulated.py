@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from gliopet.measure import measure_study_files
+from gliopet.study import measure_study_files
 from gliopet.simulate.cohort import random_patient_spec, simulate_patient
 
 SEED = 11
@@ -36,7 +36,7 @@ def _contralateral(truth):
 def test_automatic_measurement_matches_the_ground_truth(patient):
     out, truth = patient
     scan = truth["scans"][0]
-    record = measure_study_files(out / scan["pet_folder"], ct=out / "CT")
+    record = measure_study_files(out / scan["pet_folder"], ct=out / "CT").to_dict()
     # SUV: the factor is the inverse of the simulator's Bq/mL per SUV (within the DICOM's precision)
     assert record["suv"]["factor"] == pytest.approx(1.0 / scan["bq_per_ml_per_suv"], rel=1e-5)
     # the automatic lesion is the simulated one: its hottest voxel is the simulator's lesion maximum
@@ -58,7 +58,7 @@ def test_measurement_at_the_ground_truth_positions(patient):
     scan = truth["scans"][0]
     contra, _ = _contralateral(truth)
     record = measure_study_files(out / scan["pet_folder"], lesion=str(out / truth["lesion"]["mask_file"]),
-                                 background=",".join(f"{v:.3f}" for v in contra))
+                                 background=",".join(f"{v:.3f}" for v in contra)).to_dict()
     assert record["lesion"]["method"] == "mask" and record["background"]["method"] == "point"
     assert record["suvmax"] == pytest.approx(scan["recon"]["lesion_suvmax"], rel=0.02)
     assert record["bg_suvmax"] == pytest.approx(scan["recon"]["bg_suvmax"], rel=0.02)
@@ -71,8 +71,8 @@ def test_pet_only_says_when_its_brain_is_implausible(patient):
     # but says the automatic placement is not reliable (with the CT it has nothing to say)
     out, truth = patient
     scan = truth["scans"][0]
-    pet_only = measure_study_files(out / scan["pet_folder"])
+    pet_only = measure_study_files(out / scan["pet_folder"]).to_dict()
     assert pet_only["brain"]["mask_source"] == "pet" and pet_only["brain"]["brain_volume_ml"] > 2000.0
     assert any("brain found from the PET alone" in w and "give --ct" in w for w in pet_only["warnings"])
-    with_ct = measure_study_files(out / scan["pet_folder"], ct=out / "CT")
+    with_ct = measure_study_files(out / scan["pet_folder"], ct=out / "CT").to_dict()
     assert not any("PET alone" in w for w in with_ct["warnings"])

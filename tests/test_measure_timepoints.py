@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gliopet.errors import MeasurementError
+from gliopet.io.template import load_mni152
 from gliopet.measure import measure_timepoints
 from test_brain import CENTRUM_SEMIOVALE_MNI_RAS_MM, POSE, rotation, synthetic_head, true_point
 
@@ -25,7 +26,7 @@ def scans():
 
 def test_same_rois_at_30_and_60_minutes(scans):
     (pet30, ct, p2m30), (pet60, _, p2m60) = scans
-    early, late = measure_timepoints([pet30, pet60], ct=ct, names=["pet30", "pet60"])
+    early, late = measure_timepoints([pet30, pet60], ct=ct, template=load_mni152(2), names=["pet30", "pet60"])
     assert early.suvmax == pytest.approx(5.53, rel=1e-6)
     assert late.suvmax == pytest.approx(6.36, rel=1e-6)
     assert late.suvmax / early.suvmax == pytest.approx(6.36 / 5.53, rel=1e-6)
@@ -53,7 +54,7 @@ def test_without_registration_the_rois_are_copied_by_position(scans):
     # the same scan twice (same frame of reference, no movement), one at 1.15 x the activity:
     # every SUV statistic scales by 1.15 and the ROIs are identical
     scaled = pet30.with_array(pet30.array * 1.15)
-    a, b = measure_timepoints([pet30, scaled], ct=ct, register=False)
+    a, b = measure_timepoints([pet30, scaled], ct=ct, register=False, template=load_mni152(2))
     assert b.lesion.centre_ijk == a.lesion.centre_ijk
     np.testing.assert_allclose(b.background.centre_ijk, a.background.centre_ijk, atol=1e-9)  # via LPS and back
     assert b.suvmax == pytest.approx(1.15 * a.suvmax, rel=1e-5)

@@ -20,7 +20,13 @@ from PIL import Image
 
 from gliopet.report import ReportParameters, methods_paragraph, write_report
 from gliopet.report import figures as fg
-from gliopet.stats import stats_from_csv
+from gliopet.cohort import read_cohort_csv
+from gliopet.stats import analyse_cohort
+
+
+def stats_from_csv(path):
+    return analyse_cohort(read_cohort_csv(path))
+
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "src" / "gliopet" / "data" / "reference" / "table2-published.csv"
 STAMP = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)

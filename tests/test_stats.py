@@ -24,6 +24,13 @@ from scipy import stats as st
 import gliopet.stats as gs
 from gliopet.errors import InputError
 from gliopet.stats import _descriptive, _inference, cohort as cohort_mod
+from gliopet.cohort import read_cohort_csv
+from gliopet.stats import analyse_cohort
+
+
+def stats_from_csv(path):
+    return analyse_cohort(read_cohort_csv(path))
+
 
 # A verbatim copy of the study's Table 2 (reference/table2-published.csv), shipped as package data.
 PUBLISHED = Path(__file__).resolve().parents[1] / "src" / "gliopet" / "data" / "reference" / "table2-published.csv"
@@ -63,7 +70,7 @@ def enumerated_null(pooled, n_x):
 # --- fixture check -------------------------------------------------------------------------------
 
 def test_fixture_matches_published_table2():
-    cohort = gs.read_cohort_csv(PUBLISHED)
+    cohort = read_cohort_csv(PUBLISHED)
     assert len(cohort.rows) == 29
     pos = [r for r in cohort.rows if r["visual"] == "positive"]
     assert len(pos) == 27
@@ -268,7 +275,7 @@ def section(result, variable):
 
 
 def test_published_study_reproduced():
-    result = gs.stats_from_csv(PUBLISHED)
+    result = stats_from_csv(PUBLISHED)
     # Table 1: 16 male (55 %), 13 female (45 %); age median 56, range 11-73
     sex = section(result, "sex")["rows"]
     assert [(r["label"], r["n"]) for r in sex] == [("Male", 16), ("Female", 13)]
@@ -358,7 +365,7 @@ def test_bad_input_names_file_line_and_column(tmp_path, mutate, pattern):
     header, rows = mutate(list(HEADER), [list(r) for r in GOOD])
     path = write_csv(tmp_path / "cohort.csv", header, rows)
     with pytest.raises(InputError, match=r"^cohort\.csv: " + pattern):
-        gs.read_cohort_csv(path)
+        read_cohort_csv(path)
     out = run_cli("stats", str(path), "--json")
     assert out.returncode == 2
     assert out.stdout == ""
@@ -371,12 +378,12 @@ def test_a_csv_with_none_of_the_columns_names_them_once(tmp_path):
     expected = ("cohort.csv: required column(s) missing: patient_id, sex, age, diagnosis, who_grade, visual, "
                 "suvmax, tbr_max_to_bg_max")
     with pytest.raises(InputError) as err:
-        gs.read_cohort_csv(path)
+        read_cohort_csv(path)
     assert str(err.value) == expected
     # with some present, the full list of what is needed follows the missing ones
     path = write_csv(tmp_path / "cohort.csv", HEADER[:-1], [r[:-1] for r in GOOD])
     with pytest.raises(InputError, match=r"missing: visual \(needed: patient_id, sex, .*tbr_max_to_bg_max\)$"):
-        gs.read_cohort_csv(path)
+        read_cohort_csv(path)
 
 
 def test_readers_and_time_points(tmp_path):
@@ -387,7 +394,7 @@ def test_readers_and_time_points(tmp_path):
         ["c", "F", "45", "GBM", "IV", "", "", "negative", "negative", "negative", "", ""],
         ["d", "M", "60", "Anaplastic Astrocytoma", "III", "1.0", "9", "positive", "positive", "positive", "1.1", ""],
     ]
-    result = gs.stats_from_csv(write_csv(tmp_path / "c.csv", header, rows))
+    result = stats_from_csv(write_csv(tmp_path / "c.csv", header, rows))
     # readers: both positive 2, r1 pos / r2 neg 1, both negative 1: p_o = 3/4,
     # p_e = (3*2 + 1*2) / 16 = 1/2, kappa = (3/4 - 1/2) / (1/2) = 1/2
     assert result["kappa"]["kappa"] == pytest.approx(0.5)
@@ -419,7 +426,7 @@ def test_table1_referral_and_prior_treatment_as_the_study(tmp_path):
         out.append(line + "," + ",".join(extra) + ("," + "Glioblastoma (GBM)" if pid == "18" else ","))
     path = tmp_path / "with_referral.csv"
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
-    result = gs.stats_from_csv(path)
+    result = stats_from_csv(path)
     referral = {r["label"]: (r["n"], r["of"]) for r in section(result, "referral")["rows"]}
     assert referral == {"Staging": (24, 29), "Recurrence": (5, 29)}
     prior = {r["label"]: (r["n"], r["percent"]) for r in section(result, "prior_treatment")["rows"]}

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from pg_server import pg_server, pg_url  # noqa: F401 - fixtures
 
 from gliopet.errors import InputError
-from gliopet.store import (Base, analysis_rows, counts, head_revision, import_patients, open_store, study_states,
+from gliopet.store import (Base, analysis_table, counts, head_revision, import_patients, open_store, study_states,
                            write_study)
 
 PY = sys.executable
@@ -90,15 +90,15 @@ def test_import_is_idempotent_and_studies_replace(db_url):
     assert before == {"patients": 3, "studies": 3, "series": 3, "measurements": 3, "provenance": 2,
                       "studies_done": 2, "studies_failed": 1}
     assert study_states(engine) == {("P1", "1.2.3"): "done", ("P2", "1.2.3"): "done", ("P3", "1.2.3"): "failed"}
-    columns, table = analysis_rows(engine)
+    table = analysis_table(engine).rows
     by_id = {r["patient_id"]: r for r in table}
-    assert by_id["P1"]["age"] == "51" and by_id["P1"]["who_grade"] == "III"
+    assert by_id["P1"]["age"] == 51.0 and by_id["P1"]["who_grade"] == "III"
     assert float(by_id["P1"]["suvmax"]) == 2.0 and float(by_id["P1"]["tbr_max_to_bg_max"]) == 2.0 / 0.5
     # P2: 30 min is measurement 0 (suvmax 6.0), 60 min is measurement 1 (6.0 + 1 = 7.0) and primary.
     assert float(by_id["P2"]["suvmax"]) == 7.0 and float(by_id["P2"]["suvmax_30min"]) == 6.0
     assert float(by_id["P2"]["suvmax_60min"]) == 7.0 and float(by_id["P2"]["tbr_max_to_bg_max_30min"]) == 6.0 / 0.25
-    assert by_id["P3"]["suvmax"] == "" and by_id["P3"]["visual"] == "negative"
-    assert by_id["P1"]["mri_date"] == "2021-03-01"
+    assert by_id["P3"]["suvmax"] is None and by_id["P3"]["visual"] == "negative"
+    assert by_id["P1"]["mri_date"].isoformat() == "2021-03-01"
     engine.dispose()
 
 
@@ -106,21 +106,21 @@ def test_a_failed_write_changes_nothing(db_url):
     engine = open_store(db_url)
     import_patients(engine, [_patient("P1")], source_file="c.csv")
     write_study(engine, _result("P1", 2.0, 0.5))
-    before = analysis_rows(engine)
+    before = analysis_table(engine)
     with pytest.raises(InputError, match="not in the clinical table"):
         write_study(engine, _result("NOPE", 3.0, 0.5))
     broken = _result("P1", 9.0, 0.5)
     broken["measurements"][0]["record"]["bad"] = object()  # not JSON: fails inside the transaction
     with pytest.raises(Exception):
         write_study(engine, broken)
-    assert analysis_rows(engine) == before
+    assert analysis_table(engine) == before
     engine.dispose()
 
 
 _KILLED_WRITER = textwrap.dedent("""
     import sys, time
     from sqlalchemy.orm import Session
-    from gliopet.store import Measurement, Patient, Study, open_store
+    from gliopet.store import MeasurementRow, Patient, Study, open_store
     import sqlalchemy as sa
     from datetime import datetime, timezone
     engine = open_store(sys.argv[1])
@@ -128,7 +128,7 @@ _KILLED_WRITER = textwrap.dedent("""
     session.begin()
     patient = session.scalar(sa.select(Patient))
     study = Study(patient=patient, study_uid="9.9", folder="x", status="done", updated_at=datetime.now(timezone.utc))
-    study.measurements.append(Measurement(series_uid="9.9.1", scan_time_min=60.0, primary=True, suvmax=1.0,
+    study.measurements.append(MeasurementRow(series_uid="9.9.1", scan_time_min=60.0, primary=True, suvmax=1.0,
                                           record={}))
     session.add(study)
     session.flush()

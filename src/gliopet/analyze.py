@@ -5,11 +5,14 @@
 2. The DICOM tree is scanned (:func:`gliopet.io.dicom.find_series`, headers
    only); series are grouped by patient (``PatientID``, matched to the
    clinical ``patient_id``) and by study. Each study holding a PET is one job:
-   its PET series (every time point, minutes after injection from the
-   headers), the study's CT, and the patient's MR series.
-3. Jobs run one study at a time per worker (:func:`measure_study`, a pure
-   function of file paths: nothing is written by workers), on a local
-   process pool or a Dask distributed cluster; results come back as they
+   its PET series (every time point), the study's CT, and the patient's MR
+   series.
+3. Jobs run one study at a time per worker (:func:`measure_study`, through
+   :func:`gliopet.study.measure_study_files`, the same path as ``gliopet
+   measure``: the PET nearest :data:`PRIMARY_TIME_MIN` after injection gets the
+   automatic ROIs, the other time points are measured with them after
+   registration), on a local process pool or a Dask distributed cluster;
+   workers write nothing but the optional snapshot. Results come back as they
    finish and each study is written to the store in one transaction
    (:func:`gliopet.store.write_study`). Studies already stored as done are
    skipped, so a re-run after an interruption completes the cohort; a study
@@ -21,8 +24,10 @@ memory per worker is one study's images whatever the cohort size.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import socket
 import sys
 from collections import defaultdict
@@ -31,25 +36,50 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ._version import __version__
 from .errors import GliopetError, InputError
 
+if TYPE_CHECKING:
+    from .io.dicom import SeriesInfo
+    from .study import StudyRecord
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["PRIMARY_TIME_MIN", "TIME_POINT_STEP_MIN", "StudyJob", "AnalysisSummary", "find_study_jobs",
+__all__ = ["PRIMARY_TIME_MIN", "TIME_POINT_STEP_MIN", "SeriesRef", "StudyJob", "measurement_parameters", "snapshot_name", "AnalysisSummary", "find_study_jobs",
            "measure_study", "run_analysis"]
 
 #: The study's standard acquisition: 60 min after injection. The PET nearest to it is the primary measurement.
 PRIMARY_TIME_MIN = 60.0
 #: Nominal time points are the minutes after injection rounded to this step (a 60.8 min start is "60 min").
 TIME_POINT_STEP_MIN = 10.0
-#: Measurement parameters recorded in every study's provenance.
-PARAMETERS = {"lesion": "auto", "background": "auto", "suv_type": "bw", "primary_time_min": PRIMARY_TIME_MIN,
-              "time_point_step_min": TIME_POINT_STEP_MIN}
+#: MR series whose description names T1 (``t1_mprage``, ``T1 post``) are drawn beneath the snapshot.
+T1_DESCRIPTION = re.compile(r"(^|[^a-z0-9])t1", re.IGNORECASE)
+
+
+def measurement_parameters() -> dict[str, Any]:
+    """The measurement parameters recorded in every study's provenance (the report's methods read them)."""
+    from .measure import BACKGROUND_CIRCLE_DIAMETER_MM, LESION_CIRCLE_DIAMETER_MM
+
+    return {"lesion": "auto", "background": "auto", "suv_type": "bw", "primary_time_min": PRIMARY_TIME_MIN,
+            "time_point_step_min": TIME_POINT_STEP_MIN, "lesion_roi_diameter_mm": LESION_CIRCLE_DIAMETER_MM,
+            "background_roi_diameter_mm": BACKGROUND_CIRCLE_DIAMETER_MM,
+            "timepoints": "measured with the primary time point's ROIs after rigid registration"}
+
+
 #: How long to wait for a Dask scheduler to answer (s).
 DASK_CONNECT_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class SeriesRef:
+    """A series to read: its UID, absolute folder and file count (cheap to send to a worker)."""
+
+    series_uid: str
+    folder: str
+    n_files: int
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,9 +89,11 @@ class StudyJob:
     patient_id: str
     study_uid: str
     folder: str
-    pets: tuple[dict[str, Any], ...]  # series_uid, folder, n_files, scan_time_min, nominal_time_min
-    ct: dict[str, Any] | None
-    mr: tuple[dict[str, Any], ...] = ()
+    pets: tuple[SeriesRef, ...]
+    ct: SeriesRef | None
+    mr: tuple[SeriesRef, ...] = ()
+    #: Where to draw the snapshot (absolute), or None.
+    snapshot: str | None = None
 
 
 @dataclass
@@ -100,45 +132,6 @@ class AnalysisSummary:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def _header_time(ds, date_kw: str, time_kw: str) -> datetime | None:
-    d, t = str(ds.get(date_kw, "") or ""), str(ds.get(time_kw, "") or "")
-    if len(d) != 8 or len(t) < 6:
-        return None
-    try:
-        return datetime.strptime(d + t.split(".")[0][:6], "%Y%m%d%H%M%S")
-    except ValueError:
-        return None
-
-
-def _minutes_after_injection(path: Path) -> float | None:
-    """Series start minus radiopharmaceutical start (min), from one header; None when not computable."""
-    import pydicom
-
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
-    scan = _header_time(ds, "SeriesDate", "SeriesTime") or _header_time(ds, "AcquisitionDate", "AcquisitionTime")
-    seq = ds.get("RadiopharmaceuticalInformationSequence")
-    if scan is None or not seq:
-        return None
-    item = seq[0]
-    start_dt = str(item.get("RadiopharmaceuticalStartDateTime", "") or "")
-    injection = None
-    if len(start_dt) >= 14:
-        try:
-            injection = datetime.strptime(start_dt[:14], "%Y%m%d%H%M%S")
-        except ValueError:
-            injection = None
-    if injection is None:
-        t = str(item.get("RadiopharmaceuticalStartTime", "") or "")
-        if len(t) >= 6:
-            try:
-                injection = datetime.strptime(scan.strftime("%Y%m%d") + t[:6], "%Y%m%d%H%M%S")
-            except ValueError:
-                injection = None
-    if injection is None:
-        return None
-    return round((scan - injection).total_seconds() / 60.0, 2)
-
-
 def _nominal(minutes: float | None) -> float | None:
     return None if minutes is None else TIME_POINT_STEP_MIN * round(minutes / TIME_POINT_STEP_MIN)
 
@@ -148,122 +141,123 @@ def _series_folder(files: tuple[Path, ...]) -> Path:
     return parents.pop() if len(parents) == 1 else Path(os.path.commonpath([str(f) for f in files]))
 
 
-def find_study_jobs(root: str | Path, patient_ids: set[str]) -> tuple[list[StudyJob], int]:
+def _ref(series: SeriesInfo) -> SeriesRef:
+    return SeriesRef(series.series_uid, os.path.abspath(_series_folder(series.files)), series.n_files,
+                     series.series_description)
+
+
+def snapshot_name(patient_id: str, study_uid: str) -> str:
+    """The snapshot's file name: a digest, never a DICOM value (no path is built from one)."""
+    return "study-" + hashlib.sha256(f"{patient_id}\0{study_uid}".encode()).hexdigest()[:16] + ".png"
+
+
+def find_study_jobs(root: str | Path, patient_ids: set[str], *,
+                    snapshots: str | Path | None = None) -> tuple[list[StudyJob], int]:
     """The studies to measure under ``root``, and how many PET studies belong to no known patient.
 
-    Series are found from headers only. A study needs a PET series; its CT is
-    the study's CT series with the most files; MR series of the same patient
-    (often a separate study) are listed for the record.
+    Series are found from headers only (:func:`gliopet.io.dicom.find_series`).
+    A study needs a PET series; its CT is the study's CT series with the most
+    files; MR series of the same patient (often a separate study) are listed
+    for the record, and a T1 among them is drawn beneath the snapshot. With
+    ``snapshots`` (a folder), each job draws its snapshot there.
     """
-    import pydicom
-
     from .io.dicom import find_series
 
     root = Path(root)
-    series = find_series(root, progress=False)
-    by_patient: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    mr_by_patient: dict[str, list] = defaultdict(list)
-    for s in series:
-        header = pydicom.dcmread(s.files[0], stop_before_pixels=True, specific_tags=["PatientID"])
-        pid = str(header.get("PatientID", "") or "")
-        if s.modality in ("MR",):
-            mr_by_patient[pid].append(s)
-        by_patient[pid][s.study_uid].append(s)
+    by_patient: dict[str, dict[str, list[SeriesInfo]]] = defaultdict(lambda: defaultdict(list))
+    mr_by_patient: dict[str, list[SeriesInfo]] = defaultdict(list)
+    for s in find_series(root, progress=False):
+        if s.modality == "MR":
+            mr_by_patient[s.patient_id].append(s)
+        by_patient[s.patient_id][s.study_uid].append(s)
     jobs: list[StudyJob] = []
     unknown = 0
     for pid in sorted(by_patient):
         for study_uid, members in sorted(by_patient[pid].items()):
-            pets = [s for s in members if s.modality == "PT"]
+            pets = tuple(_ref(s) for s in members if s.modality == "PT")
             if not pets:
                 continue
             if pid not in patient_ids:
                 unknown += 1
                 continue
             cts = sorted((s for s in members if s.modality == "CT"), key=lambda s: -s.n_files)
-            pet_items = []
-            for s in pets:
-                minutes = _minutes_after_injection(s.files[0])
-                pet_items.append({"series_uid": s.series_uid, "folder": str(_series_folder(s.files)),
-                                  "n_files": s.n_files, "scan_time_min": minutes,
-                                  "nominal_time_min": _nominal(minutes)})
-            pet_items.sort(key=lambda p: (p["scan_time_min"] is None, p["scan_time_min"] or 0.0, p["series_uid"]))
-            ct = None
-            if cts:
-                ct = {"series_uid": cts[0].series_uid, "folder": str(_series_folder(cts[0].files)),
-                      "n_files": cts[0].n_files}
-            mr = tuple({"series_uid": s.series_uid, "folder": str(_series_folder(s.files)), "n_files": s.n_files}
-                       for s in mr_by_patient.get(pid, []))
-            folder = os.path.commonpath([p["folder"] for p in pet_items] + ([ct["folder"]] if ct else []))
-            jobs.append(StudyJob(patient_id=pid, study_uid=study_uid, folder=str(Path(folder).relative_to(root))
-                                 if Path(folder).is_relative_to(root) else folder,
-                                 pets=tuple(pet_items), ct=ct, mr=mr))
+            ct = _ref(cts[0]) if cts else None
+            folder = os.path.commonpath([p.folder for p in pets] + ([ct.folder] if ct else []))
+            snapshot = None if snapshots is None else os.path.abspath(Path(snapshots) / snapshot_name(pid, study_uid))
+            jobs.append(StudyJob(patient_id=pid, study_uid=study_uid, folder=folder, pets=pets, ct=ct,
+                                 mr=tuple(_ref(s) for s in mr_by_patient.get(pid, [])), snapshot=snapshot))
     return jobs, unknown
 
 
-def _primary_index(pets: tuple[dict[str, Any], ...]) -> int:
-    def distance(i: int) -> tuple[float, int]:
-        t = pets[i]["scan_time_min"]
-        return (abs(t - PRIMARY_TIME_MIN) if t is not None else float("inf"), i)
-
-    return min(range(len(pets)), key=distance)
+def _shown(folder: str, root: str | Path) -> str:
+    """A study's folder as the summary names it: relative to the tree given, where it lies inside it."""
+    folder, root = Path(folder), Path(os.path.abspath(root))
+    return str(folder.relative_to(root)) if folder.is_relative_to(root) else str(folder)
 
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+def _t1(job: StudyJob) -> SeriesRef | None:
+    return next((m for m in job.mr if T1_DESCRIPTION.search(m.description)), None)
+
+
+def _study_result(job: StudyJob, record: StudyRecord) -> dict[str, Any]:
+    """The store's view of a measured study: series, one measurement per time point."""
+    series: list[dict[str, Any]] = []
+    if job.ct:
+        series.append({"series_uid": job.ct.series_uid, "modality": "CT", "role": "ct", "scan_time_min": None,
+                       "folder": job.ct.folder, "n_files": job.ct.n_files,
+                       "pixel_sha256": record.input_sha256.get(job.ct.folder)})
+    measurements: list[dict[str, Any]] = []
+    primary = record.to_dict()
+    for index, (ref, pet) in enumerate(zip(job.pets, record.pets)):
+        minutes = None if pet.minutes_after_injection is None else round(pet.minutes_after_injection, 2)
+        series.append({"series_uid": ref.series_uid, "modality": "PT", "role": "pet", "scan_time_min": minutes,
+                       "folder": ref.folder, "n_files": ref.n_files, "pixel_sha256": record.input_sha256.get(ref.folder)})
+        if index == record.reference:
+            stored = primary
+        else:
+            stored = {**pet.to_dict(), "suv_type": record.suv_type, "software": dict(record.software),
+                      "reference_pet": record.primary.path}
+        measurements.append({"series_uid": ref.series_uid, "scan_time_min": _nominal(minutes),
+                             "primary": index == record.reference, "record": stored})
+    series.extend({"series_uid": m.series_uid, "modality": "MR", "role": "mr", "scan_time_min": None,
+                   "folder": m.folder, "n_files": m.n_files, "pixel_sha256": None} for m in job.mr)
+    return {"series": series, "measurements": measurements}
+
+
 def measure_study(job: StudyJob) -> dict[str, Any]:
-    """Measure every PET time point of one study (runs on a worker; reads files, writes nothing).
+    """Measure every PET time point of one study (runs on a worker; reads files, writes only the snapshot).
 
     Returns the dict :func:`gliopet.store.write_study` stores: status ``done``
     with series, measurements and provenance, or ``failed`` with the error
     (type and one-line message) when the study cannot be measured.
     """
-    from .measure._files import read_ct, read_pet
-    from .measure._study import measure_pet
+    from .study import measure_study_files
 
     started = _now_iso()
     base = {"patient_id": job.patient_id, "study_uid": job.study_uid, "folder": job.folder}
-    series: list[dict[str, Any]] = []
-    measurements: list[dict[str, Any]] = []
-    hashes: dict[str, str] = {}
+    parameters = measurement_parameters()
+    t1 = _t1(job) if job.snapshot else None
     try:
-        ct_volume = read_ct(job.ct["folder"]) if job.ct else None
-        if job.ct:
-            hashes[job.ct["series_uid"]] = ct_volume.provenance.get("pixel_sha256")
-            series.append({**job.ct, "modality": "CT", "role": "ct", "scan_time_min": None,
-                           "pixel_sha256": hashes[job.ct["series_uid"]]})
-        primary = _primary_index(job.pets)
-        for index, item in enumerate(job.pets):
-            pet = read_pet(item["folder"], suv_type=PARAMETERS["suv_type"])
-            sha = pet.provenance.get("pixel_sha256")
-            hashes[item["series_uid"]] = sha
-            measurement = measure_pet(pet, ct=ct_volume, lesion="auto", background="auto",
-                                      pet_name=item["folder"], ct_name=job.ct["folder"] if job.ct else "CT")
-            record = measurement.to_dict()
-            record["suv_type"] = PARAMETERS["suv_type"]
-            record["suv"] = dict(pet.provenance.get("suv", {}))
-            record["inputs"] = {"pet": item["folder"], "ct": job.ct["folder"] if job.ct else None,
-                                "lesion": "auto", "background": "auto"}
-            record["software"] = {"name": "gliopet", "version": __version__}
-            series.append({"series_uid": item["series_uid"], "modality": "PT", "role": "pet",
-                           "scan_time_min": item["scan_time_min"], "folder": item["folder"],
-                           "n_files": item["n_files"], "pixel_sha256": sha})
-            measurements.append({"series_uid": item["series_uid"], "scan_time_min": item["nominal_time_min"],
-                                 "primary": index == primary, "record": record})
-            del pet
+        record = measure_study_files(
+            job.pets[0].folder, timepoints=[p.folder for p in job.pets[1:]], ct=job.ct.folder if job.ct else None,
+            lesion=parameters["lesion"], background=parameters["background"], suv_type=parameters["suv_type"],
+            primary_time_min=PRIMARY_TIME_MIN, snapshot=job.snapshot, mri=t1.folder if t1 else None,
+            snapshot_title=f"{job.patient_id}, PET {PRIMARY_TIME_MIN:g} min p.i." if job.snapshot else None)
+        result = _study_result(job, record)
     except Exception as exc:  # noqa: BLE001 - any failure of one study is recorded; the cohort goes on
         if not isinstance(exc, GliopetError):
             logger.warning("study %s: unexpected %s", job.folder, type(exc).__name__, exc_info=True)
         message = " ".join(str(exc).split()) or type(exc).__name__
         return {**base, "status": "failed", "error": f"{type(exc).__name__}: {message}",
                 "series": [], "measurements": [], "provenance": None}
-    series.extend({**m, "modality": "MR", "role": "mr", "scan_time_min": None, "pixel_sha256": None}
-                  for m in job.mr)
-    provenance = {"gliopet_version": __version__, "parameters": dict(PARAMETERS), "input_sha256": hashes,
+    hashes = {s["series_uid"]: s["pixel_sha256"] for s in result["series"] if s["pixel_sha256"]}
+    provenance = {"gliopet_version": __version__, "parameters": parameters, "input_sha256": hashes,
                   "host": socket.gethostname(), "started_at": started, "finished_at": _now_iso()}
-    return {**base, "status": "done", "error": None, "series": series, "measurements": measurements,
-            "provenance": provenance}
+    return {**base, "status": "done", "error": None, **result, "provenance": provenance}
 
 
 def _local_results(jobs: list[StudyJob], workers: int) -> Iterator[dict[str, Any]]:
@@ -316,7 +310,7 @@ def _dask_results(jobs: list[StudyJob], scheduler: Any) -> Iterator[dict[str, An
 
 def run_analysis(directory: str | Path, clinical_csv: str | Path, *, db: str | None = None,
                  workers: int | None = None, scheduler: Any = None, skip_invalid: bool = False,
-                 redo: bool = False, progress: bool = True) -> AnalysisSummary:
+                 redo: bool = False, progress: bool = True, snapshots: str | Path | None = None) -> AnalysisSummary:
     """Import the clinical CSV, measure every study under ``directory``, store everything.
 
     Parameters
@@ -335,6 +329,9 @@ def run_analysis(directory: str | Path, clinical_csv: str | Path, *, db: str | N
         Import the clinical CSV's valid rows and skip (and name) the others.
     redo : bool
         Measure studies already stored as done again (their rows are replaced).
+    snapshots : path, optional
+        Folder (created) for each study's snapshot: both ROIs over PET/CT, a
+        T1 MRI beneath where the patient has one; the store keeps its path.
 
     Raises
     ------
@@ -358,7 +355,9 @@ def run_analysis(directory: str | Path, clinical_csv: str | Path, *, db: str | N
         summary.patients_imported = import_patients(engine, table.rows, source_file=Path(clinical_csv).name)
         summary.rows_skipped = table.skipped_lines
         ids = {row["patient_id"] for row in table.rows}
-        jobs, summary.studies_without_patient = find_study_jobs(directory, ids)
+        if snapshots is not None:
+            Path(snapshots).mkdir(parents=True, exist_ok=True)
+        jobs, summary.studies_without_patient = find_study_jobs(directory, ids, snapshots=snapshots)
         summary.studies_found = len(jobs)
         summary.patients_without_study = len(ids - {j.patient_id for j in jobs})
         states = study_states(engine)
@@ -378,7 +377,7 @@ def run_analysis(directory: str | Path, clinical_csv: str | Path, *, db: str | N
                     summary.measured += 1
                 else:
                     summary.failed += 1
-                    summary.errors.append(f"{result['folder']}: {result['error']}")
+                    summary.errors.append(f"{_shown(result['folder'], directory)}: {result['error']}")
                 bar.update()
         except DBAPIError as exc:
             raise GliopetError(

@@ -130,14 +130,14 @@ def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: b
     PET and CT are DICOM (a file or a folder of one series) or NIfTI; a NIfTI
     PET must already be in SUV (g/mL). MASK is a NIfTI or DICOM SEG on the PET grid.
     """
-    from .measure import measure_study_files, format_measurement
+    from .study import format_record, measure_study_files
 
     record = measure_study_files(pet, ct=ct, lesion=lesion, background=background, suv_type=suv_type,
-                                 snapshot=snapshot, mri=mri, timepoints=timepoints)
+                                 snapshot=snapshot, mri=mri, timepoints=timepoints).to_dict()
     if as_json:
         _print_json(record)
     else:
-        click.echo(format_measurement(record))
+        click.echo(format_record(record))
 
 
 @main.command()
@@ -150,15 +150,18 @@ def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: b
 @click.option("--scheduler", help="Dask scheduler address (tcp://HOST:PORT): run on that cluster.")
 @click.option("--skip-invalid", is_flag=True, help="Import the clinical CSV's valid rows; name the skipped ones.")
 @click.option("--redo", is_flag=True, help="Measure studies already stored as done again.")
+@click.option("--snapshots", "snapshots_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Draw each study's snapshot (both ROIs over PET/CT, a T1 beneath) into this folder.")
 def analyze(directory: Path, clinical: Path, db_url: str | None, workers: int | None,
-            scheduler: str | None, skip_invalid: bool = False, redo: bool = False) -> None:
+            scheduler: str | None, skip_invalid: bool = False, redo: bool = False,
+            snapshots_dir: Path | None = None) -> None:
     """Measure a cohort into the store (process pool or Dask)."""
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
     from .analyze import run_analysis
 
     summary = run_analysis(directory, clinical, db=db_url, workers=workers, scheduler=scheduler,
-                           skip_invalid=skip_invalid, redo=redo)
+                           skip_invalid=skip_invalid, redo=redo, snapshots=snapshots_dir)
     for line in summary.lines():
         click.echo(line)
     if summary.failed:
@@ -172,21 +175,13 @@ def analyze(directory: Path, clinical: Path, db_url: str | None, workers: int | 
 @click.option("--json", "as_json", is_flag=True)
 def stats(csv: Path | None, db_url: str | None, as_json: bool) -> None:
     """Table 1, Table 2, tests."""
-    if db_url is not None:
-        from .stats import analyse_cohort, format_stats
-        from .store import cohort_from_store
-
-        result = analyse_cohort(cohort_from_store(db_url))
-        if as_json:
-            _print_json(result)
-        else:
-            click.echo(format_stats(result))
-        return
-    if csv is None:
+    if db_url is None and csv is None:
         raise click.UsageError("give a cohort CSV or --db URL")
-    from .stats import format_stats, stats_from_csv
+    from .cohort import load_cohort_csv, load_cohort_store
+    from .stats import analyse_cohort, format_stats
 
-    result = stats_from_csv(csv)
+    source = load_cohort_store(db_url) if db_url is not None else load_cohort_csv(csv)
+    result = analyse_cohort(source.cohort)
     if as_json:
         _print_json(result)
     else:
@@ -215,14 +210,11 @@ def report(csv: Path | None, db_url: str | None, out_file: Path, figures_dir: Pa
         from .inspect import injection_checks
 
         checks = injection_checks(dicom_dir, batches=batches)
-    if db_url is not None:
-        from .store import write_report_from_store
+    from .cohort import load_cohort_csv, load_cohort_store
+    from .report import write_report
 
-        written = write_report_from_store(db_url, out_file, figures_dir=figures_dir, injection_checks=checks)
-    else:
-        from .report import write_report
-
-        written = write_report(csv, out_file, figures_dir=figures_dir, injection_checks=checks)
+    source = load_cohort_store(db_url) if db_url is not None else load_cohort_csv(csv)
+    written = write_report(source, out_file, figures_dir=figures_dir, injection_checks=checks)
     click.echo(f"report written: {written}")
 
 

@@ -26,7 +26,8 @@ from datetime import date
 from pathlib import Path
 
 from .errors import InputError
-from .stats.cohort import CHOICES, _parse_choice, _parse_date, _parse_number, read_numbered_csv
+from .io.tables import read_numbered_csv
+from .stats.cohort import CHOICES, _parse_choice, _parse_date, _parse_number
 
 logger = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "SeriesInfo",
-    "StudyInfo",
+    "FoundStudy",
     "find_series",
     "group_studies",
     "read_series",
@@ -87,6 +87,8 @@ class SeriesInfo:
     rows: int | None = None
     columns: int | None = None
     n_frames: int = 0
+    #: (0010,0020) PatientID, to match the series to a clinical table; data, never printed.
+    patient_id: str = field(default="", repr=False)
 
     @property
     def n_files(self) -> int:
@@ -94,7 +96,9 @@ class SeriesInfo:
 
 
 @dataclass(frozen=True)
-class StudyInfo:
+class FoundStudy:
+    """The series of one StudyInstanceUID found in a tree."""
+
     study_uid: str
     series: tuple[SeriesInfo, ...]
 
@@ -155,7 +159,8 @@ def _read_header(path: Path) -> Dataset:
 
 
 #: The attributes a series summary (:class:`SeriesInfo`) reads from each file.
-_SUMMARY_KEYWORDS = ("Modality", "SeriesNumber", "SeriesDescription", "Rows", "Columns", "NumberOfFrames")
+_SUMMARY_KEYWORDS = ("Modality", "SeriesNumber", "SeriesDescription", "Rows", "Columns", "NumberOfFrames",
+                     "PatientID")
 
 
 def _scan(root: Path, *, progress: bool) -> dict[tuple[str, str], list[tuple[Path, Dataset]]]:
@@ -218,7 +223,7 @@ def _info(study: str, series: str, members: list[tuple[Path, Dataset]]) -> Serie
         series_number=_int_or_none(first.get("SeriesNumber")),
         series_description=str(first.get("SeriesDescription", "")),
         rows=_int_or_none(first.get("Rows")), columns=_int_or_none(first.get("Columns")),
-        n_frames=n_frames)
+        n_frames=n_frames, patient_id=str(first.get("PatientID", "") or ""))
 
 
 def _sort_key(info: SeriesInfo) -> tuple:
@@ -248,12 +253,12 @@ def find_series(root: str | Path, *, progress: bool = False) -> list[SeriesInfo]
     return [info for info, _ in _find(Path(root), progress=progress)]
 
 
-def group_studies(series: Sequence[SeriesInfo]) -> list[StudyInfo]:
+def group_studies(series: Sequence[SeriesInfo]) -> list[FoundStudy]:
     """Series grouped by StudyInstanceUID, in first-seen order."""
     studies: dict[str, list[SeriesInfo]] = {}
     for s in series:
         studies.setdefault(s.study_uid, []).append(s)
-    return [StudyInfo(uid, tuple(members)) for uid, members in studies.items()]
+    return [FoundStudy(uid, tuple(members)) for uid, members in studies.items()]
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from .dicom import SeriesHeaders, load_series_headers, volume_from_headers
 logger = logging.getLogger(__name__)
 
 __all__ = ["suv_inputs_from_headers", "suv_for_headers", "suv_report_for_series", "read_suv_volume",
-           "format_suv_report", "parse_da", "parse_tm", "parse_dt"]
+           "format_suv_report", "read_suv_series", "SuvSeries", "parse_da", "parse_tm", "parse_dt"]
 
 GE_CREATOR = "GEMS_PETD_01"
 PHILIPS_CREATOR = "Philips PET Private Group"
@@ -195,12 +196,22 @@ def suv_report_for_series(path: str | Path) -> dict[str, Any]:
     return report
 
 
-def read_suv_volume(path: str | Path, *, suv_type: str = "bw", series_uid: str | None = None,
-                    progress: bool = False) -> Volume:
+@dataclass(frozen=True)
+class SuvSeries:
+    """A PET series scaled to SUV, with the typed factor report it was scaled by."""
+
+    volume: Volume
+    result: SuvResult
+    suv_type: str
+
+
+def read_suv_series(path: str | Path, *, suv_type: str = "bw", series_uid: str | None = None,
+                    progress: bool = False) -> SuvSeries:
     """Read a PET series and scale it to SUV (g/mL; cm2/mL for ``bsa``).
 
     ``suv_type`` is one of ``bw``, ``lbm_janmahasatian``, ``bsa``, ``ibw``.
-    The provenance gains ``suv`` (the factor report) and ``units``.
+    The volume's provenance gains ``suv_type`` and ``units``; the factor and
+    its inputs are :attr:`SuvSeries.result`.
     """
     headers = load_series_headers(path, series_uid=series_uid,
                                   modality=None if Path(path).is_file() or series_uid else "PT")
@@ -213,7 +224,13 @@ def read_suv_volume(path: str | Path, *, suv_type: str = "bw", series_uid: str |
     factors = np.asarray(result.factors[suv_type], dtype=np.float64)
     scaled = (volume.array * factors[:, None, None]).astype(np.float32)
     unit = "cm2/mL" if suv_type == "bsa" else "g/mL"
-    return volume.with_array(scaled, suv=result.as_dict(), suv_type=suv_type, units=unit)
+    return SuvSeries(volume.with_array(scaled, suv_type=suv_type, units=unit), result, suv_type)
+
+
+def read_suv_volume(path: str | Path, *, suv_type: str = "bw", series_uid: str | None = None,
+                    progress: bool = False) -> Volume:
+    """The SUV volume of :func:`read_suv_series` alone."""
+    return read_suv_series(path, suv_type=suv_type, series_uid=series_uid, progress=progress).volume
 
 
 def format_suv_report(report: dict[str, Any]) -> str:

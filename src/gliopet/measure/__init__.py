@@ -1,10 +1,13 @@
 """Measurement: the study's lesion and background ROIs, SUVpeak, BTV and TBR (pure).
 
-See :mod:`gliopet.measure._rois` for the definitions (DESIGN.md, "Definitions").
+Volumes, arrays, typed ROI specifications and the template in; the
+:class:`Measurement` out. No file, option text or clock: the study layer
+(:mod:`gliopet.study`) reads the images and parses the options. See
+:mod:`gliopet.measure._rois` for the definitions (DESIGN.md, "Definitions").
 """
 
-from ._files import format_measurement, measure_study_files, read_ct, read_pet
-from ._record import BTV_WARN_BRAIN_FRACTION, BTV_WARN_ML, Measurement, measure_rois
+from ._spec import BackgroundMethod, BackgroundSpec, LesionMethod, LesionSpec
+from ._record import BTV_WARN_BRAIN_FRACTION, BTV_WARN_ML, MEASURED_COLUMNS, Measurement, measure_rois
 from ._timepoints import measure_timepoints
 from ._study import (
     LESION_AUTO_SKULL_MARGIN_MM,
@@ -13,6 +16,8 @@ from ._study import (
     LESION_POINT_SEARCH_RADIUS_MM,
     lesion_voi,
     measure_pet,
+    mri_mask_to_pet,
+    register_mri,
 )
 from ._rois import (
     BACKGROUND_CIRCLE_DIAMETER_MM,
@@ -43,10 +48,13 @@ from ._rois import (
 __all__ = [
     "BTV_WARN_BRAIN_FRACTION",
     "BTV_WARN_ML",
-    "format_measurement",
-    "measure_study_files",
-    "read_ct",
-    "read_pet",
+    "MEASURED_COLUMNS",
+    "BackgroundMethod",
+    "BackgroundSpec",
+    "LesionMethod",
+    "LesionSpec",
+    "mri_mask_to_pet",
+    "register_mri",
     "LESION_AUTO_SKULL_MARGIN_MM",
     "LESION_AUTO_SMOOTH_MM",
     "LESION_AUTO_VOI_RADIUS_MM",

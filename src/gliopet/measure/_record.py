@@ -24,7 +24,13 @@ from ._rois import (
     tumour_to_background,
 )
 
-__all__ = ["Measurement", "measure_rois", "BTV_WARN_BRAIN_FRACTION", "BTV_WARN_ML"]
+__all__ = ["MEASURED_COLUMNS", "Measurement", "measure_rois", "BTV_WARN_BRAIN_FRACTION", "BTV_WARN_ML"]
+
+#: The measured columns (DESIGN.md "Measured columns added by analysis"): the keys of
+#: :meth:`Measurement.to_dict` that the analysis CSV, the store and the statistics carry.
+#: This is the one list; every other module imports it.
+MEASURED_COLUMNS = ("suvmax", "suvmean_1cm", "suvpeak", "btv_ml", "bg_suvmax", "bg_suvmean",
+                    "tbr_max_to_bg_max", "tbr_max_to_bg_mean", "tbr_mean_to_bg_mean")
 
 #: A BTV larger than this fraction of the brain mask (or, without a brain
 #: mask, larger than :data:`BTV_WARN_ML`) has grown into normal tissue: the

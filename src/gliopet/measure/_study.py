@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -13,6 +13,8 @@ from ..errors import MeasurementError
 from ..shapes import ball_mask
 from ..volume import Volume, bounding_box
 from ._record import Measurement, measure_rois
+from ._rois import BACKGROUND_CIRCLE_DIAMETER_MM, hottest_voxel, lesion_extent
+from ._spec import BackgroundMethod, BackgroundSpec, LesionMethod, LesionSpec
 
 logger = logging.getLogger(__name__)
 
@@ -91,63 +93,65 @@ def _mask_on_pet_grid(pet: Volume, mask: Volume, *, name: str, lesion_name: str)
     return out
 
 
-def lesion_voi(pet: Volume, lesion: Any, *, brain_mask: np.ndarray | None = None,
-               name: str = "PET", lesion_name: str = "lesion") -> tuple[np.ndarray, str]:
-    """The lesion VOI (bool, PET grid) and its method (``auto``, ``point`` or ``mask``).
+def _auto_lesion_voi(pet: Volume, brain_mask: np.ndarray | None, name: str) -> np.ndarray:
+    if brain_mask is None:
+        raise MeasurementError("lesion 'auto' needs a brain mask")
+    core = _erode_mm(np.asarray(brain_mask, bool), pet.spacing_mm, LESION_AUTO_SKULL_MARGIN_MM)
+    if not core.any():
+        raise MeasurementError(f"{name}: the brain mask is too thin to search for a lesion")
+    sigma = [LESION_AUTO_SMOOTH_MM / 2.3548 / s for s in pet.spacing_mm[::-1]]
+    smooth = ndimage.gaussian_filter(np.nan_to_num(np.asarray(pet.array, dtype=np.float32)), sigma)
+    k, j, i = np.unravel_index(int(np.argmax(np.where(core, smooth, -np.inf))), pet.shape)
+    focus = pet.ijk_to_xyz_mm([i, j, k])
+    logger.info("lesion auto: focus at LPS %s mm", np.round(focus, 1).tolist())
+    return ball_mask(pet, focus, LESION_AUTO_VOI_RADIUS_MM) & np.asarray(brain_mask, bool)
 
-    ``lesion`` is ``"auto"`` (the hottest focus of the PET smoothed to
+
+def _mask_voi(pet: Volume, mask: np.ndarray | Volume, name: str, lesion_name: str) -> np.ndarray:
+    if isinstance(mask, Volume):
+        mask = _mask_on_pet_grid(pet, mask, name=name, lesion_name=lesion_name)
+    if mask.shape != pet.shape:
+        raise MeasurementError(f"{lesion_name}: the mask has shape {mask.shape}, {name} has {pet.shape}; "
+                               "the mask must be on the PET grid")
+    voi = mask.astype(bool)
+    if not voi.any():
+        raise MeasurementError(f"{lesion_name}: the mask is empty (no voxel set)")
+    return voi
+
+
+def lesion_voi(pet: Volume, lesion: Any, *, brain_mask: np.ndarray | None = None,
+               name: str = "PET", lesion_name: str | None = None) -> tuple[np.ndarray, LesionMethod]:
+    """The lesion VOI (bool, PET grid) and its method.
+
+    ``lesion`` is a :class:`LesionSpec` (or what :meth:`LesionSpec.of`
+    takes): automatic (the hottest focus of the PET smoothed to
     :data:`LESION_AUTO_SMOOTH_MM` at least :data:`LESION_AUTO_SKULL_MARGIN_MM`
     inside ``brain_mask``; VOI = ball of :data:`LESION_AUTO_VOI_RADIUS_MM`
-    around it, inside the brain), an LPS point ``(x, y, z)`` in mm (VOI = ball
-    of :data:`LESION_POINT_SEARCH_RADIUS_MM` around it), a boolean array on the
-    PET grid, or a mask :class:`Volume` on the PET grid.
+    around it, inside the brain), an LPS point in mm (VOI = ball of
+    :data:`LESION_POINT_SEARCH_RADIUS_MM` around it), or a mask (a boolean
+    array on the PET grid, or a mask :class:`Volume` whose voxels fall on it).
 
     Raises
     ------
     MeasurementError
         A point outside the image, an empty mask, a mask on another grid.
     """
-    if isinstance(lesion, str):
-        if lesion != "auto":
-            raise MeasurementError(f"lesion must be 'auto', X,Y,Z or a mask, got {lesion!r}")
-        if brain_mask is None:
-            raise MeasurementError("lesion 'auto' needs a brain mask")
-        core = _erode_mm(np.asarray(brain_mask, bool), pet.spacing_mm, LESION_AUTO_SKULL_MARGIN_MM)
-        if not core.any():
-            raise MeasurementError(f"{name}: the brain mask is too thin to search for a lesion")
-        sigma = [LESION_AUTO_SMOOTH_MM / 2.3548 / s for s in pet.spacing_mm[::-1]]
-        smooth = ndimage.gaussian_filter(np.nan_to_num(np.asarray(pet.array, dtype=np.float32)), sigma)
-        k, j, i = np.unravel_index(int(np.argmax(np.where(core, smooth, -np.inf))), pet.shape)
-        focus = pet.ijk_to_xyz_mm([i, j, k])
-        voi = ball_mask(pet, focus, LESION_AUTO_VOI_RADIUS_MM) & np.asarray(brain_mask, bool)
-        logger.info("lesion auto: focus at LPS %s mm", np.round(focus, 1).tolist())
-        return voi, "auto"
-    if isinstance(lesion, Volume):
-        lesion = _mask_on_pet_grid(pet, lesion, name=name, lesion_name=lesion_name)
-    if isinstance(lesion, np.ndarray) and lesion.ndim == 3:
-        if lesion.shape != pet.shape:
-            raise MeasurementError(f"{lesion_name}: the mask has shape {lesion.shape}, {name} has {pet.shape}; "
-                                   "the mask must be on the PET grid")
-        voi = lesion.astype(bool)
-        if not voi.any():
-            raise MeasurementError(f"{lesion_name}: the mask is empty (no voxel set)")
-        return voi, "mask"
-    point = np.asarray(lesion, dtype=np.float64)
-    if point.shape != (3,) or not np.all(np.isfinite(point)):
-        raise MeasurementError(f"lesion point must be X,Y,Z in LPS mm, got {lesion!r}")
-    if not _inside(pet, point):
-        raise MeasurementError(f"lesion point {point.tolist()} (LPS mm) is outside {name}")
-    voi = ball_mask(pet, point, LESION_POINT_SEARCH_RADIUS_MM)
-    return voi, "point"
+    spec = LesionSpec.of(lesion)
+    lesion_name = lesion_name or spec.name
+    if spec.method is LesionMethod.AUTO:
+        return _auto_lesion_voi(pet, brain_mask, name), LesionMethod.AUTO
+    if spec.method is LesionMethod.MASK:
+        return _mask_voi(pet, spec.mask, name, lesion_name), LesionMethod.MASK
+    if not _inside(pet, spec.point_lps_mm):
+        raise MeasurementError(f"lesion point {list(spec.point_lps_mm)} (LPS mm) is outside {name}")
+    return ball_mask(pet, spec.point_lps_mm, LESION_POINT_SEARCH_RADIUS_MM), LesionMethod.POINT
 
 
-def _background_point(pet: Volume, background: Any, pet_name: str) -> tuple[float, float, float]:
-    point = np.asarray(background, dtype=np.float64)
-    if point.shape != (3,) or not np.all(np.isfinite(point)):
-        raise MeasurementError(f"background point must be X,Y,Z in LPS mm, got {background!r}")
-    if not _inside(pet, point):
-        raise MeasurementError(f"background point {point.tolist()} (LPS mm) is outside {pet_name}")
-    return tuple(float(v) for v in pet.xyz_mm_to_ijk(point))
+def _background_point_ijk(pet: Volume, point_lps_mm: tuple[float, float, float],
+                          pet_name: str) -> tuple[float, float, float]:
+    if not _inside(pet, point_lps_mm):
+        raise MeasurementError(f"background point {list(point_lps_mm)} (LPS mm) is outside {pet_name}")
+    return tuple(float(v) for v in pet.xyz_mm_to_ijk(point_lps_mm))
 
 
 def mri_mask_to_pet(mask: Volume, *, mri: Volume, pet: Volume, ct: Volume | None = None,
@@ -194,9 +198,42 @@ def register_mri(mri: Volume, *, pet: Volume, ct: Volume | None = None, mri_name
             "metric": round(fit.metric, 5), "pet_to_mri_lps": np.round(fit.fixed_to_moving, 5).tolist()}
 
 
-def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", background: Any = "auto",
-                template=None, pet_name: str = "PET", ct_name: str = "CT",
-                lesion_name: str = "lesion", mri: Volume | None = None, mri_name: str = "MRI") -> Measurement:
+def _brain_geometry(pet: Volume, *, ct: Volume | None, template, pet_name: str, ct_name: str):
+    from .. import brain as _brain
+
+    if template is None:
+        raise MeasurementError("an automatic lesion or background needs the MNI152 template (template=...); "
+                               "gliopet.io.template.load_mni152 reads it")
+    return _brain.brain_geometry(pet, template=template, ct=ct, pet_name=pet_name, ct_name=ct_name)
+
+
+def _place_background(pet: Volume, spec: BackgroundSpec, *, geometry, voi: np.ndarray,
+                      lesion_method: LesionMethod, pet_name: str, extra: dict[str, Any]):
+    """The background circle's centre (ijk) or crescent mask, and its method."""
+    from .. import brain as _brain
+
+    if spec.method is BackgroundMethod.POINT:
+        return _background_point_ijk(pet, spec.point_lps_mm, pet_name), None
+    hot = hottest_voxel(pet, voi)
+    hot_lps = pet.ijk_to_xyz_mm(hot)
+    # Placed here: it keeps clear of the lesion, which a given mask is, and a search ball is not.
+    extent = voi if lesion_method is LesionMethod.MASK else lesion_extent(pet, voi, seed_ijk=hot)
+    if spec.method is BackgroundMethod.CRESCENT:
+        mask = _brain.crescent_background_mask(pet, brain_mask=geometry.mask, plane=geometry.plane,
+                                               lesion_lps_mm=hot_lps, lesion_mask=extent, name=pet_name)
+        return None, mask
+    placement = _brain.place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane,
+                                               fit=geometry.fit, lesion_lps_mm=hot_lps, lesion_mask=extent,
+                                               wm_probability=geometry.wm_probability,
+                                               diameter_mm=BACKGROUND_CIRCLE_DIAMETER_MM, name=pet_name)
+    extra["background_placement"] = placement.to_dict()
+    return placement.centre_ijk, None
+
+
+def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = LesionMethod.AUTO,
+                background: Any = BackgroundMethod.AUTO, template=None, pet_name: str = "PET",
+                ct_name: str = "CT", lesion_name: str | None = None, mri: Volume | None = None,
+                mri_name: str = "MRI") -> Measurement:
     """Measure one PET (SUV, g/mL) the study's way.
 
     Parameters
@@ -206,74 +243,55 @@ def measure_pet(pet: Volume, *, ct: Volume | None = None, lesion: Any = "auto", 
     ct : Volume, optional
         CT in HU (any grid covering the head); without it the brain is found
         on the PET (less exact).
-    lesion : "auto" | (x, y, z) | bool array | Volume
-        See :func:`lesion_voi`.
-    background : "auto" | "crescent" | (x, y, z)
-        ``"auto"``: :func:`gliopet.brain.place_background_circle`; a point:
+    lesion : LesionSpec
+        See :func:`lesion_voi` (``"auto"``, a point or a mask are converted
+        by :meth:`LesionSpec.of`).
+    background : BackgroundSpec
+        Automatic: :func:`gliopet.brain.place_background_circle`; a point:
         the circle's centre in LPS mm (on the axial plane through it, resliced
-        between the two nearest PET slices: :func:`circle_roi`);
-        ``"crescent"``: :func:`gliopet.brain.crescent_background_mask`.
-    template : MniTemplate, optional
-        Defaults to ``gliopet.io.template.load_mni152(2)``; needed only when
-        something is automatic.
+        between the two nearest PET slices: :func:`circle_roi`); the
+        crescent: :func:`gliopet.brain.crescent_background_mask`.
+    template : MniTemplate
+        The MNI152 template (:func:`gliopet.io.template.load_mni152`); needed
+        when the lesion or the background is automatic.
     mri : Volume, optional
-        The MRI a lesion mask (``lesion`` as a Volume) was drawn on: the mask
-        is carried to the PET by :func:`mri_mask_to_pet`.
+        The MRI a lesion mask (a Volume) was drawn on: the mask is carried to
+        the PET by :func:`mri_mask_to_pet`.
 
     Returns
     -------
     Measurement
         ``extra`` holds ``brain`` (mask source, fit, plane) and
         ``background_placement`` when they were computed.
-    """
-    from .. import brain as _brain
 
-    lesion_auto = isinstance(lesion, str) and lesion == "auto"
-    auto = lesion_auto or (isinstance(background, str) and background in ("auto", "crescent"))
+    Raises
+    ------
+    MeasurementError
+        A point outside the PET, an empty mask or one on another grid, no
+        template where one is needed, a brain that cannot be found.
+    """
+    lesion, background = LesionSpec.of(lesion), BackgroundSpec.of(background)
     extra: dict[str, Any] = {}
-    geometry = None
+    if mri is not None and isinstance(lesion.mask, Volume):
+        on_pet, extra["mri_registration"] = mri_mask_to_pet(lesion.mask, mri=mri, pet=pet, ct=ct,
+                                                            mri_name=mri_name, pet_name=pet_name)
+        lesion = LesionSpec(LesionMethod.MASK, mask=on_pet, name=lesion.name)
     voi = lesion_method = None
-    if mri is not None and isinstance(lesion, Volume):
-        lesion, extra["mri_registration"] = mri_mask_to_pet(lesion, mri=mri, pet=pet, ct=ct, mri_name=mri_name,
-                                                            pet_name=pet_name)
-    if not lesion_auto:  # a point or a mask: check it before the slower brain geometry
+    if lesion.method is not LesionMethod.AUTO:  # a point or a mask: check it before the slower brain geometry
         voi, lesion_method = lesion_voi(pet, lesion, name=pet_name, lesion_name=lesion_name)
-    if not isinstance(background, str):
-        _background_point(pet, background, pet_name)
-    if auto:
-        if template is None:
-            from ..io.template import load_mni152
-            template = load_mni152(2)
-        geometry = _brain.brain_geometry(pet, template=template, ct=ct, pet_name=pet_name, ct_name=ct_name)
+    if background.method is BackgroundMethod.POINT:
+        _background_point_ijk(pet, background.point_lps_mm, pet_name)
+    geometry = None
+    if lesion.method is LesionMethod.AUTO or background.method is not BackgroundMethod.POINT:
+        geometry = _brain_geometry(pet, ct=ct, template=template, pet_name=pet_name, ct_name=ct_name)
         extra["brain"] = geometry.to_dict(pet.voxel_volume_ml)
-    if lesion_auto:
+    if lesion.method is LesionMethod.AUTO:
         voi, lesion_method = lesion_voi(pet, lesion, brain_mask=geometry.mask, name=pet_name,
                                         lesion_name=lesion_name)
-    from ._rois import BACKGROUND_CIRCLE_DIAMETER_MM, hottest_voxel, lesion_extent
-
-    hot = hottest_voxel(pet, voi)
-    hot_lps = pet.ijk_to_xyz_mm(hot)
-    background_mask = None
-    if isinstance(background, str):  # placed here: it keeps clear of the lesion, which a given
-        # mask is, and a search ball is not
-        extent = voi if lesion_method == "mask" else lesion_extent(pet, voi, seed_ijk=hot)
-    if isinstance(background, str) and background == "crescent":
-        background_mask = _brain.crescent_background_mask(pet, brain_mask=geometry.mask, plane=geometry.plane,
-                                                          lesion_lps_mm=hot_lps, lesion_mask=extent, name=pet_name)
-        centre_ijk, bg_method = None, "crescent"
-    elif isinstance(background, str):
-        if background != "auto":
-            raise MeasurementError(f"background must be 'auto', 'crescent' or X,Y,Z, got {background!r}")
-        placement = _brain.place_background_circle(pet, brain_mask=geometry.mask, plane=geometry.plane,
-                                                   fit=geometry.fit, lesion_lps_mm=hot_lps, lesion_mask=extent,
-                                                   wm_probability=geometry.wm_probability,
-                                                   diameter_mm=BACKGROUND_CIRCLE_DIAMETER_MM, name=pet_name)
-        extra["background_placement"] = placement.to_dict()
-        centre_ijk, bg_method = placement.centre_ijk, "auto"
-    else:
-        centre_ijk, bg_method = _background_point(pet, background, pet_name), "point"
+    centre_ijk, background_mask = _place_background(pet, background, geometry=geometry, voi=voi,
+                                                    lesion_method=lesion_method, pet_name=pet_name, extra=extra)
     m = measure_rois(pet, voi_mask=voi, background_centre_ijk=centre_ijk, background_mask=background_mask,
-                     lesion_method=lesion_method,
-                     background_method=bg_method, brain_mask=None if geometry is None else geometry.mask)
+                     lesion_method=lesion_method.value, background_method=background.method.value,
+                     brain_mask=None if geometry is None else geometry.mask)
     warnings = [*(geometry.warnings if geometry is not None else ()), *m.extra.get("warnings", [])]
     return dataclasses.replace(m, extra={**extra, **m.extra, "warnings": warnings})

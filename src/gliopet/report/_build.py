@@ -1,20 +1,21 @@
 """Assemble the report: parameters, methods text, figures, image panels, HTML, PDF.
 
-:func:`write_report` is the one entry point with side effects (reads the CSV
-and the snapshot PNGs, reads the clock, writes the output atomically). The
-rest is pure: :func:`methods_paragraph`, :func:`build_figures`,
+:func:`write_report` is the one entry point with side effects (reads the
+snapshot PNGs, reads the clock, writes the output atomically); it takes a
+:class:`gliopet.cohort.CohortSource` (from a CSV or the store) or a CSV's path.
+The rest is pure: :func:`methods_paragraph`, :func:`build_figures`,
 :func:`render_html`.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import os
 import platform
 import tempfile
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,8 +24,9 @@ import jinja2
 
 from .._version import __version__
 from ..errors import InputError
+from ..cohort import CohortSource, load_cohort_csv
 from ..stats import (ALPHA, GRADES, STANDARD_TIME_MIN, VARIABLE_LABELS, Cohort, analyse_cohort, format_number,
-                     format_p, read_cohort_csv)
+                     format_p)
 from ..stats._format import format_kappa, format_table1_cell, format_value, table2_header
 from ..stats.analysis import SHORT_LABELS
 from . import figures as fg
@@ -37,19 +39,33 @@ __all__ = ["ReportParameters", "write_report", "render_html", "methods_paragraph
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Largest snapshot PNG embedded (bytes).
 MAX_SNAPSHOT_BYTES = 20 * 1024 * 1024
-#: Most image panels embedded in one report.
-MAX_PANELS = 24
+#: Most image panels embedded in one report (the founding study's 29 patients and more).
+MAX_PANELS = 100
 #: File mode of written reports and figures (mkstemp's 0600 is too strict to share).
 OUTPUT_MODE = 0o644
 SUFFIXES = {".html": "html", ".htm": "html", ".pdf": "pdf"}
+
+
+#: The methods text's name for each ``--suv-type``.
+SUV_TYPE_LABELS = {"bw": "SUVbw", "lbm_janmahasatian": "SUL (Janmahasatian lean body mass)",
+                   "bsa": "SUVbsa", "ibw": "SUVibw"}
+#: The methods text for each background placement (``--background``).
+BACKGROUND_METHOD_TEXT = {
+    "auto": ("in the hemisphere contralateral to the lesion, on the axial plane at the level of the centrum "
+             "semiovale, inside white matter, placed automatically (brain mask from the CT, mid-sagittal plane, "
+             "affine fit to the MNI152 template)"),
+    "point": "placed by the reader in the contralateral centrum semiovale",
+    "crescent": "replaced by a crescent-shaped region in the contralateral hemisphere",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class ReportParameters:
     """The measurement parameters the methods paragraph reports.
 
-    Defaults are DESIGN.md's (the study's method); the cohort store will
-    supply the values actually used for each run.
+    Defaults are DESIGN.md's (the study's method); a cohort from the store
+    supplies the values recorded with its measurements
+    (:meth:`from_recorded`).
 
     Attributes
     ----------
@@ -80,6 +96,25 @@ class ReportParameters:
     tracer: str = ""
     software_version: str = __version__
     title: str = "Semi-quantitative PET cohort report"
+
+    @classmethod
+    def from_recorded(cls, recorded: dict) -> ReportParameters:
+        """The parameters the store recorded with the measurements (DESIGN.md defaults where absent)."""
+        base = cls()
+        values: dict = {}
+        if "lesion_roi_diameter_mm" in recorded:
+            values["lesion_roi_diameter_mm"] = float(recorded["lesion_roi_diameter_mm"])
+        if "background_roi_diameter_mm" in recorded:
+            values["background_roi_diameter_mm"] = float(recorded["background_roi_diameter_mm"])
+        if "suv_type" in recorded:
+            values["suv_type"] = SUV_TYPE_LABELS.get(recorded["suv_type"], str(recorded["suv_type"]))
+        if "background" in recorded:
+            values["background_method"] = BACKGROUND_METHOD_TEXT.get(recorded["background"], base.background_method)
+        if recorded.get("primary_time_min") is not None:
+            values["uptake_time_min"] = int(round(float(recorded["primary_time_min"])))
+        if recorded.get("software_version"):
+            values["software_version"] = str(recorded["software_version"])
+        return dataclasses.replace(base, **values)
 
 
 def methods_paragraph(params: ReportParameters, result: dict) -> str:
@@ -210,8 +245,8 @@ class Panels:
     problems: tuple[str, ...] = field(default=())
 
 
-def load_snapshots(cohort: Cohort, base_dir: Path) -> Panels:
-    """Read the PNG snapshots named in the ``snapshot`` column (relative to ``base_dir``).
+def load_snapshots(cohort: Cohort) -> Panels:
+    """Read the PNG snapshots named in the ``snapshot`` column (absolute paths, :mod:`gliopet.cohort`).
 
     A missing column, file or non-PNG file is not an error: the report says
     which panels are absent and why.
@@ -226,7 +261,6 @@ def load_snapshots(cohort: Cohort, base_dir: Path) -> Panels:
             problems.append(f"{len(named) - MAX_PANELS} further snapshot(s) not shown (limit {MAX_PANELS}).")
             break
         path = Path(row["snapshot"])
-        path = path if path.is_absolute() else base_dir / path
         where = f"row {i + 1}: {path.name}"
         try:
             if path.stat().st_size > MAX_SNAPSHOT_BYTES:
@@ -340,14 +374,6 @@ def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -363,19 +389,22 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_report(csv_path: str | Path, out_path: str | Path, *, parameters: ReportParameters | None = None,
-                 figures_dir: str | Path | None = None, generated_at: datetime | None = None,
-                 positive_only: bool = True, injection_checks: Sequence[dict] = ()) -> Path:
+def write_report(source: CohortSource | str | Path, out_path: str | Path, *,
+                 parameters: ReportParameters | None = None, figures_dir: str | Path | None = None,
+                 generated_at: datetime | None = None, positive_only: bool = True,
+                 injection_checks: Sequence[dict] = ()) -> Path:
     """Write the cohort report as one self-contained HTML file or a PDF.
 
     Parameters
     ----------
-    csv_path : path
-        Cohort CSV (see :mod:`gliopet.stats.cohort`).
+    source : CohortSource or path
+        The cohort (:func:`gliopet.cohort.load_cohort_store`,
+        :func:`gliopet.cohort.load_cohort_csv`) or a cohort CSV's path.
     out_path : path
         ``*.html`` / ``*.htm`` or ``*.pdf``; written atomically (temp file + rename).
     parameters : ReportParameters, optional
-        Measurement parameters for the methods paragraph (DESIGN.md defaults).
+        Measurement parameters for the methods paragraph (default: those
+        recorded with the cohort, else DESIGN.md's).
     figures_dir : path, optional
         Also save every figure there as SVG and PNG.
     generated_at : datetime, optional
@@ -394,26 +423,26 @@ def write_report(csv_path: str | Path, out_path: str | Path, *, parameters: Repo
     Raises
     ------
     InputError
-        Unknown output suffix, or any cohort CSV problem (nothing is written).
+        Unknown output suffix, or any cohort problem (nothing is written).
     """
     from tqdm import tqdm
 
-    csv_path, out_path = Path(csv_path), Path(out_path)
+    out_path = Path(out_path)
     kind = SUFFIXES.get(out_path.suffix.lower())
     if kind is None:
         raise InputError(f"{out_path.name}: the report must end in .html or .pdf")
-    parameters = parameters or ReportParameters()
     with tqdm(total=4, desc="report", unit="step", disable=None, leave=False) as bar:
-        cohort = read_cohort_csv(csv_path)
-        result = analyse_cohort(cohort, positive_only=positive_only)
+        if not isinstance(source, CohortSource):
+            source = load_cohort_csv(source)
+        parameters = parameters or ReportParameters.from_recorded(source.parameters)
+        result = analyse_cohort(source.cohort, positive_only=positive_only)
         bar.update()
-        figures = build_figures(cohort, result, positive_only=positive_only,
+        figures = build_figures(source.cohort, result, positive_only=positive_only,
                                 png=figures_dir is not None or kind == "pdf")
-        panels = load_snapshots(cohort, csv_path.parent)
+        panels = load_snapshots(source.cohort)
         bar.update()
         stamp = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
-        provenance = {"input_name": csv_path.name, "input_sha256": _sha256(csv_path),
-                      "input_bytes": csv_path.stat().st_size, "generated_at": stamp.isoformat(timespec="seconds"),
+        provenance = {**source.provenance, "generated_at": stamp.isoformat(timespec="seconds"),
                       "gliopet_version": __version__, "python": platform.python_version(),
                       "format": kind.upper()}
         html = render_html(result, parameters=parameters, provenance=provenance, figures=figures, panels=panels,

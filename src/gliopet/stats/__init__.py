@@ -1,7 +1,7 @@
 """Statistics of a semi-quantitative PET cohort: Table 1, Table 2, the tests.
 
-Pure functions on plain values (numpy / scipy / statsmodels); reading the
-cohort CSV is the only file access (:func:`read_cohort_csv`).
+Pure functions on plain values (numpy / scipy / statsmodels); no file access
+(a cohort is read from a CSV or the store by :mod:`gliopet.cohort`).
 
 * :mod:`gliopet.stats.cohort`: the CSV columns (documented there), validation.
 * :mod:`gliopet.stats.analysis`: :func:`analyse_cohort`, the ``stats --json`` object.
@@ -13,8 +13,7 @@ Column names used beyond DESIGN.md's clinical CSV: ``visual_reader1``,
 ``visual_reader2`` (per-reader positive|negative, for Cohen's kappa);
 ``<measure>_<minutes>min`` for other time points, e.g. ``suvmax_30min`` and
 ``suvmax_60min`` (the plain ``suvmax`` counts as the 60 min value unless a
-``suvmax_60min`` column exists); ``snapshot`` (PNG image panel path, relative
-to the CSV's folder); ``tumour_type`` (overrides, where filled in, the
+``suvmax_60min`` column exists); ``snapshot`` (PNG image panel path); ``tumour_type`` (overrides, where filled in, the
 Table 1 type derived from ``diagnosis``).
 """
 
@@ -24,19 +23,14 @@ from ._inference import (EXACT_MAX_N, KappaResult, MannWhitneyResult, PairedResu
                          cohens_kappa, mann_whitney_exact_distribution, mann_whitney_u, paired_wilcoxon,
                          roc_auc_delong)
 from .analysis import ALPHA, STANDARD_TIME_MIN, VARIABLE_LABELS, analyse_cohort
-from .cohort import GRADES, REQUIRED_COLUMNS, Cohort, parse_cohort_rows, read_cohort_csv, time_point_columns
+from .cohort import GRADES, REQUIRED_COLUMNS, Cohort, cohort_from_values, parse_cohort_rows, time_point_columns
 
 __all__ = [
     "ALPHA", "EXACT_MAX_N", "GRADES", "REQUIRED_COLUMNS", "STANDARD_TIME_MIN", "VARIABLE_LABELS",
     "Cohort", "KappaResult", "MannWhitneyResult", "PairedResult", "RocResult",
     "analyse_cohort", "clopper_pearson", "cohens_kappa", "count_percent", "format_number", "format_p",
     "format_stats", "mann_whitney_exact_distribution", "mann_whitney_u", "median_range", "paired_wilcoxon",
-    "parse_cohort_rows", "read_cohort_csv", "roc_auc_delong", "stats_from_csv", "time_point_columns",
+    "cohort_from_values", "parse_cohort_rows", "roc_auc_delong", "time_point_columns",
     "tumour_type",
 ]
 
-
-def stats_from_csv(path, *, positive_only: bool = True, standard_time_min: int = STANDARD_TIME_MIN) -> dict:
-    """Read, validate and analyse a cohort CSV: the ``gliopet stats --json`` object."""
-    return analyse_cohort(read_cohort_csv(path), positive_only=positive_only,
-                          standard_time_min=standard_time_min)

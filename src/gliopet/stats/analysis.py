@@ -237,7 +237,7 @@ def analyse_cohort(cohort: Cohort, *, positive_only: bool = True,
     Parameters
     ----------
     cohort : Cohort
-        A validated cohort (:func:`gliopet.stats.read_cohort_csv`).
+        A validated cohort (:func:`gliopet.cohort.read_cohort_csv`, :func:`gliopet.cohort.load_cohort_store`).
     positive_only : bool, optional
         Measured statistics over visually positive scans only (the study).
     standard_time_min : int, optional

@@ -1,8 +1,9 @@
 """The cohort table: parse and validate the clinical + measured CSV.
 
-One row per patient. :func:`parse_cohort_rows` is pure (rows of strings in, a
-:class:`Cohort` out); :func:`read_cohort_csv` only opens the file and hands
-its rows over. Every bad value raises :class:`~gliopet.errors.InputError`
+One row per patient. Pure: :func:`parse_cohort_rows` takes a CSV's rows of
+strings, :func:`cohort_from_values` rows of typed values (the store's); both
+give a :class:`Cohort`. Reading the file is :func:`gliopet.cohort.read_cohort_csv`.
+Every bad value raises :class:`~gliopet.errors.InputError`
 naming the file, the line and the column, never the patient identifier.
 
 Columns
@@ -28,8 +29,8 @@ Optional, used when present:
   :func:`gliopet.stats.time_point_columns`.
 * readers: ``visual_reader1``, ``visual_reader2``, ... (positive|negative)
   for Cohen's kappa.
-* ``snapshot``: path (relative to the CSV's folder) of a PNG image panel
-  written by ``gliopet measure``.
+* ``snapshot``: path of a PNG image panel written by ``gliopet measure``
+  (in a CSV: absolute or relative to the CSV's folder, :mod:`gliopet.paths`).
 * anything else (e.g. ``note``) is passed through to Table 2 as text.
 
 Missing numbers are written as an empty cell, ``NA``, ``n/a`` or ``-``.
@@ -37,16 +38,15 @@ Missing numbers are written as an empty cell, ``NA``, ``n/a`` or ``-``.
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from ..errors import InputError
+from ..measure import MEASURED_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -55,18 +55,17 @@ __all__ = [
     "NUMERIC_COLUMNS",
     "MEASURE_COLUMNS",
     "GRADES",
-    "read_numbered_csv",
     "Cohort",
+    "cohort_from_values",
     "parse_cohort_rows",
-    "read_cohort_csv",
     "time_point_columns",
 ]
 
 REQUIRED_COLUMNS = ("patient_id", "sex", "age", "diagnosis", "who_grade", "visual", "suvmax",
                     "tbr_max_to_bg_max")
-#: Measured columns (DESIGN.md "Measured columns added by analysis"), numeric, >= 0.
-MEASURE_COLUMNS = ("suvmax", "suvmean_1cm", "suvpeak", "btv_ml", "bg_suvmax", "bg_suvmean",
-                   "tbr_max_to_bg_max", "tbr_max_to_bg_mean", "tbr_mean_to_bg_mean")
+#: Measured columns (DESIGN.md "Measured columns added by analysis"), numeric, >= 0: the
+#: measurement record's own list.
+MEASURE_COLUMNS = MEASURED_COLUMNS
 NUMERIC_COLUMNS = ("age",) + MEASURE_COLUMNS
 #: WHO grades in increasing order.
 GRADES = ("II", "III", "IV")
@@ -86,8 +85,6 @@ CHOICES: Mapping[str, tuple[str, ...]] = {
 }
 DATE_COLUMNS = ("mri_date", "pet_date")
 MAX_AGE_YEARS = 130.0
-#: Largest CSV read (bytes): a cohort table, not a data dump.
-MAX_CSV_BYTES = 64 * 1024 * 1024
 
 _TIME_POINT = re.compile(r"^(?P<measure>[a-z0-9_]+?)_(?P<minutes>\d+)min$")
 _READER = re.compile(r"^visual_reader\d+$")
@@ -154,14 +151,19 @@ def _where(source: str, line: int, col: str) -> str:
     return f"{source}: line {line}, column '{col}'"
 
 
-def _parse_number(text: str, *, source: str, line: int, col: str) -> float | None:
-    t = text.strip()
-    if t.lower() in MISSING_TOKENS:
+def _parse_number(text: str | float | None, *, source: str, line: int, col: str) -> float | None:
+    if text is None:
         return None
-    try:
-        value = float(t)
-    except ValueError:
-        raise InputError(f"{_where(source, line, col)}: {t!r} is not a number") from None
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        t, value = repr(text), float(text)  # a stored number: kept as it is, checked like a typed one
+    else:
+        t = str(text).strip()
+        if t.lower() in MISSING_TOKENS:
+            return None
+        try:
+            value = float(t)
+        except ValueError:
+            raise InputError(f"{_where(source, line, col)}: {t!r} is not a number") from None
     if not math.isfinite(value):
         raise InputError(f"{_where(source, line, col)}: {t!r} is not a finite number")
     if value < 0:
@@ -171,8 +173,8 @@ def _parse_number(text: str, *, source: str, line: int, col: str) -> float | Non
     return value
 
 
-def _parse_choice(text: str, choices: tuple[str, ...], *, source: str, line: int, col: str) -> str:
-    t = text.strip()
+def _parse_choice(text: str | None, choices: tuple[str, ...], *, source: str, line: int, col: str) -> str:
+    t = "" if text is None else str(text).strip()
     if t == "":
         return ""
     for c in choices:
@@ -181,8 +183,10 @@ def _parse_choice(text: str, choices: tuple[str, ...], *, source: str, line: int
     raise InputError(f"{_where(source, line, col)}: {t!r} is not one of {'|'.join(choices)}")
 
 
-def _parse_date(text: str, *, source: str, line: int, col: str) -> str:
-    t = text.strip()
+def _parse_date(text: str | date | None, *, source: str, line: int, col: str) -> str:
+    if isinstance(text, date):
+        return text.isoformat()
+    t = "" if text is None else str(text).strip()
     if t == "":
         return ""
     try:
@@ -192,8 +196,81 @@ def _parse_date(text: str, *, source: str, line: int, col: str) -> str:
     return t
 
 
+def _check_header(columns: list[str], source: str) -> None:
+    if len(set(columns)) != len(columns):
+        dup = sorted({c for c in columns if columns.count(c) > 1})
+        raise InputError(f"{source}: column(s) {', '.join(dup)} appear more than once in the header")
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        needed = "" if len(missing) == len(REQUIRED_COLUMNS) else f" (needed: {', '.join(REQUIRED_COLUMNS)})"
+        raise InputError(f"{source}: required column(s) missing: {', '.join(missing)}{needed}")
+
+
+def _parse_row(cells: Mapping[str, object], columns: list[str], numeric: set[str], *, source: str,
+               line: int) -> dict:
+    row: dict = {}
+    for col in columns:
+        value = cells.get(col)
+        if col in numeric:
+            row[col] = _parse_number(value, source=source, line=line, col=col)
+        elif col in CHOICES:
+            row[col] = _parse_choice(value, CHOICES[col], source=source, line=line, col=col)
+        elif _is_reader_column(col):
+            row[col] = _parse_choice(value, CHOICES["visual"], source=source, line=line, col=col)
+        elif col in DATE_COLUMNS:
+            row[col] = _parse_date(value, source=source, line=line, col=col)
+        else:
+            row[col] = "" if value is None else str(value).strip()
+    for col in NON_EMPTY_COLUMNS:
+        if row[col] in ("", None):
+            raise InputError(f"{_where(source, line, col)}: value is empty")
+    if row["visual"] == "positive":
+        for col in POSITIVE_NEEDS:
+            if row[col] is None:
+                raise InputError(f"{_where(source, line, col)}: missing for a visually positive scan")
+    return row
+
+
+def cohort_from_values(columns: Iterable[str], rows: Iterable[tuple[int, Mapping[str, object]]], *,
+                       source: str) -> Cohort:
+    """Validate rows of values into a :class:`Cohort`.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        Column names (surrounding spaces ignored, matched case-insensitively).
+    rows : iterable of (line, mapping)
+        Each row with its line (or row) number, for messages; values are
+        text as in a CSV, or already typed: numbers (kept exactly),
+        :class:`datetime.date`, ``None`` for missing.
+    source : str
+        File name or store, used in messages.
+
+    Raises
+    ------
+    InputError
+        As :func:`parse_cohort_rows`.
+    """
+    columns = [c.strip().lower() for c in columns]
+    _check_header(columns, source)
+    numeric = set(NUMERIC_COLUMNS) | {c for cols in time_point_columns(columns).values() for c in cols.values()}
+    seen_ids: dict[str, int] = {}
+    parsed: list[dict] = []
+    for line, cells in rows:
+        cells = {str(k).strip().lower(): v for k, v in cells.items()}
+        row = _parse_row(cells, columns, numeric, source=source, line=line)
+        pid = row["patient_id"]
+        if pid in seen_ids:  # the identifier itself is not printed
+            raise InputError(f"{_where(source, line, 'patient_id')}: repeats the patient_id of line {seen_ids[pid]}")
+        seen_ids[pid] = line
+        parsed.append(row)
+    if not parsed:
+        raise InputError(f"{source}: no data rows")
+    return Cohort(source=source, columns=tuple(columns), rows=tuple(parsed))
+
+
 def parse_cohort_rows(header: list[str], rows: Iterable[tuple[int, list[str]]], *, source: str) -> Cohort:
-    """Validate rows of strings into a :class:`Cohort`.
+    """Validate rows of strings (a CSV's) into a :class:`Cohort`.
 
     Parameters
     ----------
@@ -213,95 +290,14 @@ def parse_cohort_rows(header: list[str], rows: Iterable[tuple[int, list[str]]], 
         repeats. The message names ``source``, the line and the column.
     """
     columns = [h.strip().lower() for h in header]
-    if len(set(columns)) != len(columns):
-        dup = sorted({c for c in columns if columns.count(c) > 1})
-        raise InputError(f"{source}: column(s) {', '.join(dup)} appear more than once in the header")
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing:
-        needed = "" if len(missing) == len(REQUIRED_COLUMNS) else f" (needed: {', '.join(REQUIRED_COLUMNS)})"
-        raise InputError(f"{source}: required column(s) missing: {', '.join(missing)}{needed}")
-    numeric = set(NUMERIC_COLUMNS) | {c for cols in time_point_columns(columns).values() for c in cols.values()}
-    seen_ids: dict[str, int] = {}
-    parsed: list[dict] = []
-    for line, cells in rows:
-        if len(cells) == 1 and cells[0].strip() == "":
-            continue  # blank line
-        if len(cells) != len(columns):
-            raise InputError(f"{source}: line {line} has {len(cells)} cells, the header has {len(columns)}")
-        row: dict = {}
-        for col, text in zip(columns, cells):
-            if col in numeric:
-                value = _parse_number(text, source=source, line=line, col=col)
-            elif col in CHOICES:
-                value = _parse_choice(text, CHOICES[col], source=source, line=line, col=col)
-            elif _is_reader_column(col):
-                value = _parse_choice(text, CHOICES["visual"], source=source, line=line, col=col)
-            elif col in DATE_COLUMNS:
-                value = _parse_date(text, source=source, line=line, col=col)
-            else:
-                value = text.strip()
-            row[col] = value
-        for col in NON_EMPTY_COLUMNS:
-            if row[col] in ("", None):
-                raise InputError(f"{_where(source, line, col)}: value is empty")
-        if row["visual"] == "positive":
-            for col in POSITIVE_NEEDS:
-                if row[col] is None:
-                    raise InputError(f"{_where(source, line, col)}: missing for a visually positive scan")
-        pid = row["patient_id"]
-        if pid in seen_ids:  # the identifier itself is not printed
-            raise InputError(f"{_where(source, line, 'patient_id')}: repeats the patient_id of line {seen_ids[pid]}")
-        seen_ids[pid] = line
-        parsed.append(row)
-    if not parsed:
-        raise InputError(f"{source}: no data rows")
-    return Cohort(source=source, columns=tuple(columns), rows=tuple(parsed))
+    _check_header(columns, source)
 
+    def mapped() -> Iterable[tuple[int, dict[str, str]]]:
+        for line, cells in rows:
+            if len(cells) == 1 and cells[0].strip() == "":
+                continue  # blank line
+            if len(cells) != len(columns):
+                raise InputError(f"{source}: line {line} has {len(cells)} cells, the header has {len(columns)}")
+            yield line, dict(zip(columns, cells))
 
-def read_numbered_csv(path: str | Path, *, what: str) -> tuple[str, list[str], list[tuple[int, list[str]]]]:
-    """A CSV file's name, header and rows, each row with the file line it starts on.
-
-    ``what`` names the kind of file in the error messages ("a cohort CSV").
-
-    Raises
-    ------
-    InputError
-        Larger than :data:`MAX_CSV_BYTES`, unreadable, not UTF-8, not CSV, or empty.
-    """
-    p = Path(path)
-    source = p.name
-    try:
-        size = p.stat().st_size
-        if size > MAX_CSV_BYTES:
-            raise InputError(f"{source}: {size} bytes is larger than the {MAX_CSV_BYTES} bytes {what} may have")
-        with p.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, strict=True)
-            try:
-                header = next(reader)
-            except StopIteration:
-                raise InputError(f"{source}: the file is empty (no header)") from None
-            numbered: list[tuple[int, list[str]]] = []
-            start = reader.line_num + 1
-            for cells in reader:
-                numbered.append((start, cells))
-                start = reader.line_num + 1
-    except OSError as exc:
-        raise InputError(f"{source}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{source}: not UTF-8 text") from None
-    except csv.Error as exc:
-        raise InputError(f"{source}: not a valid CSV ({exc})") from None
-    return source, header, numbered
-
-
-def read_cohort_csv(path: str | Path) -> Cohort:
-    """Read and validate a cohort CSV (UTF-8, optional BOM, comma-separated).
-
-    Raises
-    ------
-    InputError
-        The file cannot be read or any check of :func:`parse_cohort_rows` fails.
-    """
-    source, header, numbered = read_numbered_csv(path, what="a cohort CSV")
-    logger.info("read %d rows from %s", len(numbered), source)
-    return parse_cohort_rows(header, numbered, source=source)
+    return cohort_from_values(columns, mapped(), source=source)

@@ -7,15 +7,15 @@ IMMEDIATE``), PostgreSQL by URL. Open with :func:`open_store`; every writer
 """
 
 from ._engine import DEFAULT_DB_FILE, head_revision, normalise_url, open_store, safe_url, upgrade
-from ._models import (MEASURE_FIELDS, STUDY_DONE, STUDY_FAILED, Base, Measurement, Patient, Provenance,
+from ._models import (MEASURE_FIELDS, STUDY_DONE, STUDY_FAILED, Base, MeasurementRow, Patient, Provenance,
                       RadiopharmacyBatch, Read, Series, Study)
-from ._export import cohort_from_store, write_analysis_csv, write_report_from_store
-from ._ops import analysis_rows, counts, import_patients, study_states, write_study
+from ._ops import (AnalysisTable, analysis_table, counts, import_patients, read_analysis_table, store_base_dir,
+                   study_states, write_study)
 
 __all__ = [
     "DEFAULT_DB_FILE", "open_store", "upgrade", "head_revision", "normalise_url", "safe_url",
-    "Base", "Patient", "Study", "Series", "Measurement", "Read", "RadiopharmacyBatch", "Provenance",
-    "MEASURE_FIELDS", "STUDY_DONE", "STUDY_FAILED",
-    "import_patients", "study_states", "write_study", "analysis_rows", "counts",
-    "cohort_from_store", "write_analysis_csv", "write_report_from_store",
+    "Base", "Patient", "Study", "Series", "MeasurementRow", "Read", "RadiopharmacyBatch", "Provenance",
+    "MEASURE_FIELDS", "STUDY_DONE", "STUDY_FAILED", "AnalysisTable",
+    "import_patients", "study_states", "write_study", "analysis_table", "read_analysis_table", "counts",
+    "store_base_dir",
 ]

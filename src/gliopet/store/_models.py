@@ -15,15 +15,17 @@ from typing import Any
 from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "Patient", "Study", "Series", "Measurement", "Read", "RadiopharmacyBatch", "Provenance",
+from ..measure import MEASURED_COLUMNS
+
+__all__ = ["Base", "Patient", "Study", "Series", "MeasurementRow", "Read", "RadiopharmacyBatch", "Provenance",
            "STUDY_DONE", "STUDY_FAILED", "MEASURE_FIELDS"]
 
 #: Study status values.
 STUDY_DONE = "done"
 STUDY_FAILED = "failed"
-#: Measured values kept as columns (DESIGN.md measured columns); the full record is kept as JSON.
-MEASURE_FIELDS = ("suvmax", "suvmean_1cm", "suvpeak", "btv_ml", "bg_suvmax", "bg_suvmean",
-                  "tbr_max_to_bg_max", "tbr_max_to_bg_mean", "tbr_mean_to_bg_mean")
+#: Measured values kept as columns (DESIGN.md measured columns, owned by :mod:`gliopet.measure`);
+#: the full record is kept as JSON.
+MEASURE_FIELDS = MEASURED_COLUMNS
 
 _NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s"}
@@ -69,7 +71,7 @@ class Study(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     patient: Mapped[Patient] = relationship(back_populates="studies")
     series: Mapped[list[Series]] = relationship(back_populates="study", cascade="all, delete-orphan")
-    measurements: Mapped[list[Measurement]] = relationship(back_populates="study", cascade="all, delete-orphan")
+    measurements: Mapped[list[MeasurementRow]] = relationship(back_populates="study", cascade="all, delete-orphan")
     reads: Mapped[list[Read]] = relationship(back_populates="study", cascade="all, delete-orphan")
     provenance: Mapped[list[Provenance]] = relationship(back_populates="study", cascade="all, delete-orphan")
     __table_args__ = (UniqueConstraint("patient_pk", "study_uid", name="uq_studies_patient_study"),)
@@ -91,7 +93,7 @@ class Series(Base):
     study: Mapped[Study] = relationship(back_populates="series")
 
 
-class Measurement(Base):
+class MeasurementRow(Base):
     """One PET time point measured (``gliopet measure`` record; the main values as columns)."""
 
     __tablename__ = "measurements"

@@ -9,7 +9,10 @@ the new ones, never a mixture.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -17,15 +20,28 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..errors import InputError
-from ._models import (MEASURE_FIELDS, STUDY_DONE, STUDY_FAILED, Measurement, Patient, Provenance, Read,
+from ..paths import keep_path, resolve_kept_path
+from ._models import (MEASURE_FIELDS, STUDY_DONE, STUDY_FAILED, MeasurementRow, Patient, Provenance, Read,
                       Series, Study)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["import_patients", "study_states", "write_study", "analysis_rows", "counts"]
+__all__ = ["AnalysisTable", "import_patients", "study_states", "write_study", "analysis_table", "counts", "store_base_dir"]
 
 _CLINICAL_FIELDS = ("sex", "age_years", "diagnosis", "who_grade", "referral", "prior_surgery",
                     "prior_chemotherapy", "prior_radiotherapy", "mri_date", "pet_date", "extra")
+
+
+def store_base_dir(engine: Engine) -> Path | None:
+    """The folder the store's kept paths are relative to: a SQLite file's; None for a server database.
+
+    See :mod:`gliopet.paths`: paths inside it are kept relative, so the
+    folder holding the store (e.g. the demo's) can be moved.
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(os.path.abspath(url.database)).parent
 
 
 def _now() -> datetime:
@@ -84,6 +100,7 @@ def write_study(engine: Engine, result: dict[str, Any]) -> None:
     """
     if result["status"] not in (STUDY_DONE, STUDY_FAILED):
         raise ValueError(f"unknown study status {result['status']!r}")
+    base = store_base_dir(engine)
     with Session(engine) as session, session.begin():
         patient = session.scalar(sa.select(Patient).where(Patient.patient_id == result["patient_id"]))
         if patient is None:
@@ -93,15 +110,18 @@ def write_study(engine: Engine, result: dict[str, Any]) -> None:
         if old is not None:
             session.delete(old)
             session.flush()
-        study = Study(patient=patient, study_uid=result["study_uid"], folder=result["folder"],
+        study = Study(patient=patient, study_uid=result["study_uid"], folder=keep_path(result["folder"], base),
                       status=result["status"], error=result.get("error"), updated_at=_now())
         session.add(study)
         for s in result.get("series", []):
-            study.series.append(Series(**{k: s.get(k) for k in (
-                "series_uid", "modality", "role", "scan_time_min", "folder", "n_files", "pixel_sha256")}))
+            values = {k: s.get(k) for k in ("series_uid", "modality", "role", "scan_time_min", "n_files",
+                                            "pixel_sha256")}
+            study.series.append(Series(folder=keep_path(s["folder"], base), **values))
         for m in result.get("measurements", []):
-            record = m["record"]
-            study.measurements.append(Measurement(
+            record = dict(m["record"])
+            if record.get("snapshot"):
+                record["snapshot"] = keep_path(record["snapshot"], base)
+            study.measurements.append(MeasurementRow(
                 series_uid=m["series_uid"], scan_time_min=m["scan_time_min"], primary=bool(m["primary"]),
                 record=record, **{f: record.get(f) for f in MEASURE_FIELDS}))
         prov = result.get("provenance")
@@ -117,7 +137,7 @@ def counts(engine: Engine) -> dict[str, int]:
     """Rows per table, and studies per status (for summaries and tests)."""
     out: dict[str, int] = {}
     with engine.connect() as connection:
-        for model in (Patient, Study, Series, Measurement, Provenance):
+        for model in (Patient, Study, Series, MeasurementRow, Provenance):
             out[model.__tablename__] = connection.scalar(sa.select(sa.func.count()).select_from(model))
         for status in (STUDY_DONE, STUDY_FAILED):
             out[f"studies_{status}"] = connection.scalar(
@@ -125,77 +145,134 @@ def counts(engine: Engine) -> dict[str, int]:
     return out
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+#: Clinical columns of the analysis table, in DESIGN.md's order (``age`` is the stored ``age_years``).
+CLINICAL_COLUMNS = ("patient_id", "sex", "age", "diagnosis", "who_grade", "referral", "prior_surgery",
+                    "prior_chemotherapy", "prior_radiotherapy", "mri_date", "pet_date")
 
 
-def analysis_rows(engine: Engine) -> tuple[list[str], list[dict[str, str]]]:
-    """The analysis table (the CSV shape :mod:`gliopet.stats.cohort` reads), one row per patient.
+@dataclass(frozen=True)
+class AnalysisTable:
+    """The store as one row per patient, with typed values and how they were measured.
+
+    Attributes
+    ----------
+    source : str
+        The store's URL without its password, for messages.
+    columns : tuple of str
+        Clinical columns, the primary PET's measured columns, the other time
+        points' ``suvmax_<min>min`` / ``tbr_max_to_bg_max_<min>min``,
+        pass-through columns, ``visual`` and ``snapshot``.
+    rows : tuple of dict
+        Numbers as ``float`` (``None`` when missing), dates as
+        :class:`datetime.date`, text as ``str``; ``snapshot`` as an absolute path.
+    parameters : tuple of dict
+        The distinct measurement parameters of the measured studies' provenance.
+    versions : tuple of str
+        The gliopet versions that measured them.
+    """
+
+    source: str
+    columns: tuple[str, ...]
+    rows: tuple[dict[str, Any], ...]
+    parameters: tuple[dict[str, Any], ...]
+    versions: tuple[str, ...]
+
+
+def _patient_row(p: Patient) -> dict[str, Any]:
+    row: dict[str, Any] = {"patient_id": p.patient_id, "sex": p.sex, "age": p.age_years,
+                           "diagnosis": p.diagnosis, "who_grade": p.who_grade}
+    for col in CLINICAL_COLUMNS[5:]:
+        row[col] = getattr(p, col)
+    return row
+
+
+def _measured_values(row: dict[str, Any], found: list[MeasurementRow], base: Path | None) -> None:
+    primary = [m for m in found if m.primary]
+    for f in MEASURE_FIELDS:
+        row[f] = getattr(primary[0], f) if primary else None
+    for m in found:
+        if m.primary or m.scan_time_min is None:
+            continue
+        minutes = int(round(m.scan_time_min))
+        for f in ("suvmax", "tbr_max_to_bg_max"):
+            row[f"{f}_{minutes}min"] = getattr(m, f)
+    if primary and primary[0].scan_time_min is not None and len(found) > 1:
+        minutes = int(round(primary[0].scan_time_min))
+        row[f"suvmax_{minutes}min"] = row["suvmax"]
+        row[f"tbr_max_to_bg_max_{minutes}min"] = row["tbr_max_to_bg_max"]
+    snapshot = primary[0].record.get("snapshot") if primary else None
+    if snapshot:
+        row["snapshot"] = str(resolve_kept_path(snapshot, base))
+
+
+def analysis_table(engine: Engine) -> AnalysisTable:
+    """The analysis table, one row per patient, typed (the shape :mod:`gliopet.stats.cohort` validates).
 
     Clinical columns, then the primary PET's measured columns (DESIGN.md), then
-    ``suvmax_<min>min`` and ``tbr_max_to_bg_max_<min>min`` for every other
-    time point, then pass-through columns (e.g. ``visual``). Patients whose
-    study is not measured have empty measured columns. ``visual`` comes from
-    the clinical table's column or, when absent, from the stored reads
-    (unanimous readers; empty otherwise).
+    ``suvmax_<min>min`` and ``tbr_max_to_bg_max_<min>min`` for every time
+    point when there are several, then pass-through columns (e.g. ``visual``),
+    then ``snapshot``. Patients whose study is not measured have empty
+    measured columns. ``visual`` comes from the clinical table's column or,
+    when absent, from the stored reads (unanimous readers; empty otherwise).
 
     Raises
     ------
     InputError
         The store holds no patient.
     """
+    base = store_base_dir(engine)
+    source = engine.url.render_as_string(hide_password=True)
     with Session(engine) as session:
         patients = list(session.scalars(sa.select(Patient).order_by(Patient.id)))
         if not patients:
-            raise InputError(f"{engine.url.render_as_string(hide_password=True)}: the store holds no patient; "
-                             "run gliopet analyze first")
+            raise InputError(f"{source}: the store holds no patient; run gliopet analyze first")
         measurements = session.execute(
-            sa.select(Study.patient_pk, Measurement).join(Measurement.study)
-            .where(Study.status == STUDY_DONE).order_by(Measurement.scan_time_min)).all()
+            sa.select(Study.patient_pk, MeasurementRow).join(MeasurementRow.study)
+            .where(Study.status == STUDY_DONE).order_by(MeasurementRow.scan_time_min)).all()
         reads = session.execute(sa.select(Study.patient_pk, Read.visual).join(Read.study)).all()
-        by_patient: dict[int, list[Measurement]] = {}
+        provenance = session.execute(sa.select(Provenance.parameters, Provenance.gliopet_version)
+                                     .order_by(Provenance.id)).all()
+        by_patient: dict[int, list[MeasurementRow]] = {}
         for pk, m in measurements:
             by_patient.setdefault(pk, []).append(m)
         visual_reads: dict[int, set[str]] = {}
         for pk, visual in reads:
             visual_reads.setdefault(pk, set()).add(visual)
-        columns = ["patient_id", "sex", "age", "diagnosis", "who_grade", "referral", "prior_surgery",
-                   "prior_chemotherapy", "prior_radiotherapy", "mri_date", "pet_date", *MEASURE_FIELDS]
-        rows: list[dict[str, str]] = []
+        columns = [*CLINICAL_COLUMNS, *MEASURE_FIELDS]
+        rows: list[dict[str, Any]] = []
         for p in patients:
-            row = {"patient_id": p.patient_id, "sex": p.sex, "age": f"{p.age_years:g}", "diagnosis": p.diagnosis,
-                   "who_grade": p.who_grade}
-            for col in ("referral", "prior_surgery", "prior_chemotherapy", "prior_radiotherapy", "mri_date",
-                        "pet_date"):
-                row[col] = _fmt(getattr(p, col))
-            found = by_patient.get(p.id, [])
-            primary = [m for m in found if m.primary]
-            for f in MEASURE_FIELDS:
-                row[f] = _fmt(getattr(primary[0], f)) if primary else ""
-            for m in found:
-                if m.primary or m.scan_time_min is None:
-                    continue
-                minutes = int(round(m.scan_time_min))
-                for f in ("suvmax", "tbr_max_to_bg_max"):
-                    col = f"{f}_{minutes}min"
-                    row[col] = _fmt(getattr(m, f))
-            if primary and primary[0].scan_time_min is not None and len(found) > 1:
-                minutes = int(round(primary[0].scan_time_min))
-                row[f"suvmax_{minutes}min"] = row["suvmax"]
-                row[f"tbr_max_to_bg_max_{minutes}min"] = row["tbr_max_to_bg_max"]
-            for key, value in (p.extra or {}).items():
-                row[key] = _fmt(value)
+            row = _patient_row(p)
+            _measured_values(row, by_patient.get(p.id, []), base)
+            snapshot = row.pop("snapshot", None)
+            row.update({key: value for key, value in (p.extra or {}).items() if key not in row})
             if not row.get("visual"):
                 votes = visual_reads.get(p.id, set())
                 row["visual"] = votes.pop() if len(votes) == 1 else ""
-            for col in row:
-                if col not in columns:
-                    columns.append(col)
+            if snapshot is not None:
+                row["snapshot"] = snapshot
+            columns.extend(col for col in row if col not in columns)
             rows.append(row)
-    return columns, rows
+    parameters: list[dict[str, Any]] = []
+    for params, _ in provenance:
+        if params not in parameters:
+            parameters.append(params)
+    versions = tuple(dict.fromkeys(version for _, version in provenance))
+    return AnalysisTable(source=source, columns=tuple(columns), rows=tuple(rows), parameters=tuple(parameters),
+                         versions=versions)
+
+
+def read_analysis_table(db: str | None) -> AnalysisTable:
+    """Open the store at ``db`` (URL or SQLite file), read :func:`analysis_table`, close it.
+
+    Raises
+    ------
+    InputError
+        The store cannot be opened or holds no patient.
+    """
+    from ._engine import open_store
+
+    engine = open_store(db)
+    try:
+        return analysis_table(engine)
+    finally:
+        engine.dispose()

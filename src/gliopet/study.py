@@ -1,0 +1,341 @@
+"""One study, from its files to the typed measurement record: the layer every path goes through.
+
+``gliopet measure``, ``gliopet analyze`` (and so ``gliopet demo``) call
+:func:`measure_study_files`; nothing else assembles a measurement record.
+
+1. The ``--lesion`` / ``--background`` option text is parsed once, into a
+   :class:`~gliopet.measure.LesionSpec` and a
+   :class:`~gliopet.measure.BackgroundSpec` (:func:`parse_lesion_option`,
+   :func:`parse_background_option`).
+2. The images are read through :mod:`gliopet.io` (the PET in SUV with its
+   typed factor report, the CT, an MRI, a lesion mask).
+3. The pure core measures: :func:`gliopet.measure.measure_pet`, or
+   :func:`gliopet.measure.measure_timepoints` when the study has several PET
+   time points (the others measured with the reference's ROIs).
+4. The result is one typed :class:`StudyRecord`; :meth:`StudyRecord.to_dict`
+   is the ``gliopet measure --json`` object (DESIGN.md keys).
+5. The snapshot (PNG of both ROIs over PET/CT, the registered MRI beneath)
+   is drawn when asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._version import __version__
+from .errors import InputError
+from .io.images import PetImage, is_nifti, read_ct, read_mri, read_pet, read_seg_mask
+from .measure import (BackgroundMethod, BackgroundSpec, LesionMethod, LesionSpec, Measurement, measure_pet,
+                      measure_timepoints, mri_mask_to_pet, register_mri)
+from .volume import Volume
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SUV_TYPES", "PetMeasurement", "StudyRecord", "parse_point", "parse_lesion_option",
+           "parse_background_option", "measure_study_files", "reference_index", "format_record"]
+
+#: The SUV normalisations a DICOM PET can be measured in (``--suv-type``).
+SUV_TYPES = ("bw", "lbm_janmahasatian", "bsa", "ibw")
+
+
+def parse_point(text: str, *, option: str) -> tuple[float, float, float] | None:
+    """``"X,Y,Z"`` (LPS mm) as three floats; None when ``text`` does not look like numbers.
+
+    Raises
+    ------
+    InputError
+        Three numbers of which one is not finite.
+    """
+    parts = text.split(",")
+    if len(parts) != 3:
+        return None
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        return None
+    if not all(math.isfinite(v) for v in values):
+        raise InputError(f"{option} {text!r}: coordinates must be finite numbers (LPS mm)")
+    return values  # type: ignore[return-value]
+
+
+def parse_lesion_option(text: str) -> LesionSpec:
+    """``--lesion auto | X,Y,Z | MASK`` (a NIfTI or DICOM SEG file) as a typed spec.
+
+    Raises
+    ------
+    InputError
+        Neither ``auto``, a point nor an existing mask file; an unreadable mask.
+    """
+    if text == LesionMethod.AUTO.value:
+        return LesionSpec(LesionMethod.AUTO)
+    point = parse_point(text, option="--lesion")
+    if point is not None:
+        return LesionSpec(LesionMethod.POINT, point_lps_mm=point)
+    path = Path(text)
+    if not path.exists():
+        raise InputError(f"--lesion {text!r}: not 'auto', not X,Y,Z (LPS mm) and no such mask file")
+    if is_nifti(path):
+        from .io.nifti import read_nifti
+
+        mask = read_nifti(path)
+    else:
+        mask = read_seg_mask(path, option="--lesion")
+    return LesionSpec(LesionMethod.MASK, mask=mask, name=str(path))
+
+
+def parse_background_option(text: str) -> BackgroundSpec:
+    """``--background auto | crescent | X,Y,Z`` as a typed spec.
+
+    Raises
+    ------
+    InputError
+        Anything else.
+    """
+    if text in (BackgroundMethod.AUTO.value, BackgroundMethod.CRESCENT.value):
+        return BackgroundSpec(BackgroundMethod(text))
+    point = parse_point(text, option="--background")
+    if point is None:
+        raise InputError(f"--background {text!r}: expected auto, crescent or X,Y,Z (LPS mm)")
+    return BackgroundSpec(BackgroundMethod.POINT, point_lps_mm=point)
+
+
+@dataclass(frozen=True)
+class PetMeasurement:
+    """One PET time point: its image's SUV report and timing, and its measurement."""
+
+    path: str
+    suv: dict[str, Any]
+    minutes_after_injection: float | None
+    measurement: Measurement
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.measurement.to_dict(), "suv": dict(self.suv)}
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """Everything measured on one study, typed; :meth:`to_dict` is the ``measure --json`` object.
+
+    Attributes
+    ----------
+    pets : tuple of PetMeasurement
+        Every PET time point, in the order given; ``pets[reference]`` carries
+        the ROIs (placed on it), the others are measured with them.
+    reference : int
+        Index of the reference time point.
+    suv_type, inputs
+        The SUV normalisation and what was given (paths, ROI options).
+    mri_registration : dict, optional
+        The MRI's rigid fit to the PET/CT, when an MRI was used.
+    snapshot : str, optional
+        The PNG drawn, as given.
+    input_sha256 : dict
+        SHA-256 of each image's pixel data, by the path given (PETs and CT).
+    """
+
+    pets: tuple[PetMeasurement, ...]
+    reference: int
+    suv_type: str
+    inputs: dict[str, Any]
+    mri_registration: dict[str, Any] | None = None
+    snapshot: str | None = None
+    input_sha256: dict[str, str] = field(default_factory=dict)
+    software: dict[str, str] = field(default_factory=lambda: {"name": "gliopet", "version": __version__})
+
+    @property
+    def primary(self) -> PetMeasurement:
+        return self.pets[self.reference]
+
+    @property
+    def measurement(self) -> Measurement:
+        return self.primary.measurement
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reference's measurement at the top level, the other time points under ``timepoints``."""
+        record = self.measurement.to_dict()
+        if self.mri_registration is not None:
+            record["mri_registration"] = self.mri_registration
+        others = [p for i, p in enumerate(self.pets) if i != self.reference]
+        if others:
+            record["timepoints"] = [{"pet": p.path, **p.to_dict()} for p in others]
+        record["suv_type"] = self.suv_type
+        record["suv"] = dict(self.primary.suv)
+        record["inputs"] = dict(self.inputs)
+        record["software"] = dict(self.software)
+        if self.snapshot is not None:
+            record["snapshot"] = self.snapshot
+        return record
+
+
+def reference_index(minutes: Sequence[float | None], primary_time_min: float | None) -> int:
+    """The time point nearest ``primary_time_min`` (the first on a tie); 0 without a target.
+
+    Examples
+    --------
+    >>> reference_index([31.0, 61.5], 60.0)
+    1
+    >>> reference_index([None, 60.0], None)
+    0
+    """
+    if primary_time_min is None:
+        return 0
+    return min(range(len(minutes)), key=lambda i: (
+        abs(minutes[i] - primary_time_min) if minutes[i] is not None else math.inf, i))
+
+
+def _load_template(lesion: LesionSpec, background: BackgroundSpec, template):
+    automatic = lesion.method is LesionMethod.AUTO or background.method is not BackgroundMethod.POINT
+    if template is not None or not automatic:
+        return template
+    from .io.template import load_mni152
+
+    return load_mni152(2)
+
+
+def _measure(pets: list[PetImage], reference: int, *, ct: Volume | None, ct_name: str, lesion: LesionSpec,
+             background: BackgroundSpec, template, mri: Volume | None, mri_name: str,
+             mri_registration: dict | None) -> tuple[list[Measurement], dict | None]:
+    """The core's measurements of every PET (the reference's ROIs carried to the others)."""
+    ref = pets[reference]
+    if mri is not None and lesion.method is LesionMethod.MASK:
+        on_pet, mri_registration = mri_mask_to_pet(lesion.mask, mri=mri, pet=ref.volume, ct=ct,
+                                                   mri_name=mri_name, pet_name=ref.path)
+        lesion = LesionSpec(LesionMethod.MASK, mask=on_pet, name=lesion.name)
+    if len(pets) == 1:
+        m = measure_pet(ref.volume, ct=ct, lesion=lesion, background=background, template=template,
+                        pet_name=ref.path, ct_name=ct_name)
+        return [m], mri_registration
+    measured = measure_timepoints([p.volume for p in pets], ct=ct, lesion=lesion, background=background,
+                                  reference=reference, template=template, names=[p.path for p in pets])
+    return measured, mri_registration
+
+
+def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion: str | LesionSpec = "auto",
+                        background: str | BackgroundSpec = "auto", suv_type: str = "bw",
+                        snapshot: str | Path | None = None, template=None, mri: str | Path | None = None,
+                        timepoints: Sequence[str | Path] = (), primary_time_min: float | None = None,
+                        snapshot_title: str | None = None) -> StudyRecord:
+    """Read one study's images, measure them, and return the typed record (drawing the snapshot if asked).
+
+    Parameters
+    ----------
+    pet : path
+        The PET (DICOM file or series folder, or a NIfTI in SUV).
+    ct, mri : path, optional
+        The CT of the PET/CT; an MRI registered to it (the ``lesion`` mask may
+        be drawn on it; the snapshot draws it beneath the PET/CT).
+    lesion, background : str or spec
+        Option text (``auto``, ``X,Y,Z``, a mask file, ``crescent``), parsed
+        once, or a spec.
+    suv_type : str
+        One of :data:`SUV_TYPES`.
+    snapshot : path, optional
+        Write the PNG there.
+    template : MniTemplate, optional
+        Read when something is automatic and none is given.
+    timepoints : paths
+        Other PETs of the same patient, measured with the reference's ROIs.
+    primary_time_min : float, optional
+        Make the PET nearest this many minutes after injection the reference
+        (default: ``pet``).
+    snapshot_title : str, optional
+        The snapshot's title (default: the reference PET's file name).
+
+    Raises
+    ------
+    InputError
+        Bad option text, an MRI given with neither a mask nor a snapshot.
+    GliopetError
+        Whatever reading or measuring refuses (the file and attribute named).
+    """
+    if suv_type not in SUV_TYPES:
+        raise InputError(f"--suv-type {suv_type!r}: expected one of {', '.join(SUV_TYPES)}")
+    lesion_spec = parse_lesion_option(lesion) if isinstance(lesion, str) else lesion
+    background_spec = parse_background_option(background) if isinstance(background, str) else background
+    if mri is not None and lesion_spec.method is not LesionMethod.MASK and snapshot is None:
+        raise InputError(f"--mri {mri}: an MRI carries a lesion mask drawn on it (--lesion MASK) or is drawn "
+                         "beneath the PET/CT in --snapshot; give one of them")
+    images = [read_pet(p, suv_type=suv_type) for p in (pet, *timepoints)]
+    ct_volume = read_ct(ct) if ct is not None else None
+    mri_volume = read_mri(mri) if mri is not None else None
+    reference = reference_index([p.minutes_after_injection for p in images], primary_time_min)
+    measured, registration = _measure(
+        images, reference, ct=ct_volume, ct_name=str(ct) if ct else "CT", lesion=lesion_spec,
+        background=background_spec, template=_load_template(lesion_spec, background_spec, template),
+        mri=mri_volume, mri_name=str(mri) if mri else "MRI", mri_registration=None)
+    if mri_volume is not None and registration is None and snapshot is not None:
+        # The MRI is only drawn: register it for the figure.
+        registration = register_mri(mri_volume, pet=images[reference].volume, ct=ct_volume, mri_name=str(mri))
+    if snapshot is not None:
+        _write_snapshot(snapshot, images[reference], measured[reference], ct=ct_volume, mri=mri_volume,
+                        mri_name=mri, registration=registration,
+                        title=snapshot_title or Path(images[reference].path).name)
+    pets = tuple(PetMeasurement(image.path, image.suv_record(), image.minutes_after_injection, m)
+                 for image, m in zip(images, measured))
+    inputs = {"pet": str(pet), "ct": None if ct is None else str(ct), "mri": None if mri is None else str(mri),
+              "lesion": lesion if isinstance(lesion, str) else lesion_spec.method.value,
+              "background": background if isinstance(background, str) else background_spec.method.value}
+    hashes = {image.path: image.volume.provenance.get("pixel_sha256") for image in images}
+    if ct_volume is not None:
+        hashes[str(ct)] = ct_volume.provenance.get("pixel_sha256")
+    return StudyRecord(pets=pets, reference=reference, suv_type=suv_type, inputs=inputs,
+                       mri_registration=registration, snapshot=None if snapshot is None else str(snapshot),
+                       input_sha256={k: v for k, v in hashes.items() if v})
+
+
+def _write_snapshot(path: str | Path, pet: PetImage, measurement: Measurement, *, ct: Volume | None,
+                    mri: Volume | None, mri_name, registration: dict | None, title: str) -> None:
+    from .snapshot import write_snapshot
+
+    pet_to_mri = None if mri is None else np.array(registration["pet_to_mri_lps"])
+    write_snapshot(path, pet.volume, measurement, ct=ct, mri=mri, pet_to_mri=pet_to_mri,
+                   mri_label=Path(mri_name).name if mri_name is not None else "MRI", title=title)
+
+
+def format_record(record: dict[str, Any]) -> str:
+    """Human-readable lines of a :meth:`StudyRecord.to_dict` record."""
+    units = record["units"]["suv"]
+
+    def roi_line(name: str) -> str:
+        roi = record[name]
+        x, y, z = roi["centre_lps_mm"]
+        if roi["diameter_mm"] is None:
+            return (f"  {name}: {roi['method']} region, {roi['volume_ml']:.1f} mL on slices "
+                    f"{roi['slices'][0]}-{roi['slices'][-1]}, centroid LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
+        level = roi["centre_ijk"][2]
+        where = (f"at level k = {level:.2f} (resliced)" if roi.get("resliced") and level != roi["slice_index"]
+                 else f"on slice {roi['slice_index']}")
+        return (f"  {name}: {roi['diameter_mm']:g} mm circle ({roi['method']}) {where}, "
+                f"centre LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm")
+
+    btv_mean = record["btv_suvmean"]
+    lines = [
+        f"SUVmax             {record['suvmax']:.3f} {units}",
+        f"SUVmean (1 cm)     {record['suvmean_1cm']:.3f} {units}",
+        f"SUVpeak (1 mL)     {record['suvpeak']:.3f} {units}",
+        f"BTV (1.6 x bg)     {record['btv_ml']:.2f} mL, SUVmean "
+        + ("-" if btv_mean is None else f"{btv_mean:.3f} {units}"),
+        f"background SUVmax  {record['bg_suvmax']:.3f} {units}",
+        f"background SUVmean {record['bg_suvmean']:.3f} {units}",
+        f"TBR max/bg max     {record['tbr_max_to_bg_max']:.2f}",
+        f"TBR max/bg mean    {record['tbr_max_to_bg_mean']:.2f}  (RANO TBRmax)",
+        f"TBR mean/bg mean   {record['tbr_mean_to_bg_mean']:.2f}  (RANO TBRmean)",
+        "ROIs:",
+        roi_line("lesion"),
+        roi_line("background"),
+    ]
+    for other in record.get("timepoints", []):
+        lines.append(f"time point {other['pet']}: SUVmax {other['suvmax']:.3f}, SUVmean (1 cm) "
+                     f"{other['suvmean_1cm']:.3f}, background SUVmax {other['bg_suvmax']:.3f}, "
+                     f"TBR max/bg max {other['tbr_max_to_bg_max']:.2f}")
+    for warning in record.get("warnings", []):
+        lines.append(f"warning: {warning}")
+    if "snapshot" in record:
+        lines.append(f"snapshot: {record['snapshot']}")
+    return "\n".join(lines)
