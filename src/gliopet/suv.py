@@ -70,7 +70,6 @@ __all__ = [
     "PetTiming",
     "SuvResult",
     "compute_suv",
-    "decayed_activity_bq",
     "suv_bw_factor",
     "lbm_janmahasatian_kg",
     "bsa_du_bois_m2",
@@ -203,15 +202,6 @@ def _scalar_or_list(values: Sequence[float]) -> float | list[float]:
 # --- elementary formulas -------------------------------------------------------------
 
 
-def decayed_activity_bq(*, activity_bq: float, elapsed_s: float, half_life_s: float) -> float:
-    """Activity after ``elapsed_s``: ``A * 2 ** (-t / T1/2)`` (:func:`gliopet.decay.decayed_activity_bq`).
-
-    >>> decayed_activity_bq(activity_bq=100e6, elapsed_s=4062.6, half_life_s=4062.6)
-    50000000.0
-    """
-    return _decay.decayed_activity_bq(activity_bq, elapsed_s=elapsed_s, half_life_s=half_life_s)
-
-
 def suv_bw_factor(*, weight_kg: float, injected_bq: float, decay_time_s: float,
                   half_life_s: float) -> float:
     """SUVbw factor: multiply Bq/mL by this to get g/mL (QIBA).
@@ -221,8 +211,8 @@ def suv_bw_factor(*, weight_kg: float, injected_bq: float, decay_time_s: float,
     >>> round(suv_bw_factor(weight_kg=70, injected_bq=200e6, decay_time_s=0, half_life_s=6586.2), 9)
     0.00035
     """
-    return weight_kg * 1000.0 / decayed_activity_bq(activity_bq=injected_bq, elapsed_s=decay_time_s,
-                                                    half_life_s=half_life_s)
+    return weight_kg * 1000.0 / _decay.decayed_activity_bq(injected_bq, elapsed_s=decay_time_s,
+                                                            half_life_s=half_life_s)
 
 
 def lbm_janmahasatian_kg(*, weight_kg: float, height_m: float, sex: str | Sex) -> float:
@@ -606,7 +596,7 @@ def compute_suv(*, units: str | None, decay_correction: str | None, corrected_im
     decay = _decay_times(dc, n=n, timing=timing, series_datetime=series_datetime,
                          ge_scan_datetime=ge_scan_datetime, start_datetime=start_datetime, start_time=start_time,
                          half_life_s=half_life, inputs=inputs, warnings=warnings)
-    decayed = [decayed_activity_bq(activity_bq=dose, elapsed_s=t, half_life_s=half_life) for t in decay.seconds]
+    decayed = [_decay.decayed_activity_bq(dose, elapsed_s=t, half_life_s=half_life) for t in decay.seconds]
     bw = _suvbw_factors(unit, weight_kg=body.weight_kg, decayed_bq=decayed, philips_suv_factor=philips_suv_factor,
                         philips_activity_factor=philips_activity_factor, n=n, inputs=inputs)
     return _result(bw=bw, normalisers=body.normalisers, unit=unit, inputs=inputs, warnings=warnings,
