@@ -9,9 +9,12 @@ Also timed in-process, the template and DICOM already loaded: ``measure_pet`` al
 
     python -m bench measure
 
-Validation against a simulated cohort's ground truth (issue 5's acceptance numbers):
+Validation against a simulated cohort's ground truth (docs/validation.md): the automatic measurement
+against the simulator's independent implementation of the study's circles at the true positions
+(on the reconstruction and on the phantom), and gliopet.measure at the true positions against it:
 
-    gliopet simulate cohort --like reference/table2-published.csv --out COHORT --seed 2024 --flavour mixed
+    gliopet simulate cohort --like src/gliopet/data/reference/table2-published.csv --out COHORT --seed 2024 \\
+        --flavour mixed --workers 2
     python -m bench.bench_measure validate COHORT [--pet-only]
 """
 
@@ -68,10 +71,18 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
 
     from gliopet.io.template import load_mni152
-    from gliopet.measure import measure_pet, read_ct, read_pet
+    from gliopet.measure import measure_pet
 
     template = load_mni152(2)
-    pet, ct = read_pet(data / "pet"), read_ct(data / "ct")
+    try:
+        from gliopet.io.images import read_ct, read_pet
+
+        pet = read_pet(data / "pet").volume
+    except ImportError:  # before gliopet.io.images: gliopet.measure read the images
+        from gliopet.measure import read_ct, read_pet
+
+        pet = read_pet(data / "pet")
+    ct = read_ct(data / "ct")
     inner = []
     for _ in range(REPEATS):
         start = time.perf_counter()
@@ -94,102 +105,144 @@ def main() -> None:
 ONE_VOXEL_SHIFTS_MM = ((2, 0, 0), (-2, 0, 0), (0, 2, 0), (0, -2, 0), (0, 0, 2), (0, 0, -2))
 
 
+def _measure_files(pet: Path, **options) -> dict:
+    """``gliopet measure --json``'s object for one study (gliopet.study's record, or the older dict API)."""
+    try:
+        from gliopet.study import measure_study_files
+    except ImportError:  # before the study layer: gliopet.measure returned the dict itself
+        from gliopet.measure import measure_study_files
+
+        return measure_study_files(pet, **options)
+    return measure_study_files(pet, **options).to_dict()
+
+
 def _one_voxel_envelope(pet_path: Path, mask_path: Path, centre_lps_mm: np.ndarray) -> list[float]:
-    """[min, max] TBR (SUVmax / background SUVmax) over the true circle and its six one-voxel shifts.
+    """[min, max] TBR (SUVmax / background SUVmax) of gliopet.measure's circle at the true centre and its
+    six one-voxel shifts.
 
     How much the background's SUVmax itself moves when a reader places the 25 mm circle one voxel
-    off: the scale against which the automatic placement's TBR is judged.
+    off: the scale against which the automatic placement's TBR is judged (a placement check: the
+    same code at both places).
     """
-    from gliopet.io.nifti import read_nifti
-    from gliopet.measure import measure_pet, read_pet
-
-    pet, mask = read_pet(pet_path), read_nifti(mask_path)
-    tbrs = [measure_pet(pet, lesion=mask, background=tuple(centre_lps_mm + np.array(shift, float))).tbr.max_to_bg_max
-            for shift in ((0, 0, 0), *ONE_VOXEL_SHIFTS_MM)]
+    tbrs = [_measure_files(pet_path, lesion=str(mask_path),
+                           background=",".join(f"{v:.3f}" for v in centre_lps_mm + np.array(shift, float)))
+            ["tbr_max_to_bg_max"] for shift in ((0, 0, 0), *ONE_VOXEL_SHIFTS_MM)]
     return [round(min(tbrs), 3), round(max(tbrs), 3)]
 
 
-def validate(cohort: Path, *, pet_only: bool = False) -> list[dict]:
-    """Measure every simulated patient automatically and at its true positions; compare with the truth.
+def _rel(a: float, b: float) -> float:
+    return abs(a / b - 1)
 
-    ``pet_only``: the automatic measurement without the CT (brain mask and template fit from the PET).
+
+def _median_max(values: list[float]) -> list[float]:
+    return [round(statistics.median(values), 5), round(max(values), 5)]
+
+
+def _truth(scan: dict) -> dict:
+    """The simulator's truth for one scan: on the reconstruction (``recon``) and on the phantom (``phantom``).
+
+    Both from gliopet.simulate.truth_rois, which shares no code with gliopet.measure: the lesion's 1 cm
+    circle in the true lesion mask, the 25 mm background circle at the true centrum semiovale centre.
     """
-    from gliopet.measure import measure_study_files
+    out = {}
+    for name, block in (("recon", scan["recon"]), ("phantom", scan["phantom_suv"])):
+        circle = block["lesion_circle"]
+        out[name] = {"suvmax": circle["suvmax"], "bg_suvmax": block["bg_suvmax"], "bg_suvmean": block["bg_suvmean"],
+                     "tbr": circle["suvmax"] / block["bg_suvmax"], "tbr_mean": circle["suvmax"] / block["bg_suvmean"]}
+    return out
 
-    rows = []
-    for truth_file in sorted(cohort.glob("*/ground_truth.json")):
-        folder = truth_file.parent
-        truth = json.loads(truth_file.read_text())
-        scan = truth["scans"][-1]  # the latest scan (60 min for Pentixafor)
-        cs = truth["centrum_semiovale"]
-        contra = np.array(next(v["centre_lps_mm"] for v in cs.values() if v["contralateral"]))
-        ipsi = np.array(next(v["centre_lps_mm"] for v in cs.values() if not v["contralateral"]))
-        pet = folder / scan["pet_folder"]
-        start = time.perf_counter()
-        auto = measure_study_files(pet, ct=None if pet_only else folder / "CT")
-        seconds = time.perf_counter() - start
-        at_truth = measure_study_files(pet, lesion=str(folder / truth["lesion"]["mask_file"]),
-                                       background=",".join(f"{v:.3f}" for v in contra))
-        envelope = _one_voxel_envelope(pet, folder / truth["lesion"]["mask_file"], contra) if truth["lesion"]["visible"] else None
-        centre = np.array(auto["background"]["centre_lps_mm"])
-        lesion_distance = float(np.linalg.norm(np.array(auto["lesion"]["centre_lps_mm"])
-                                               - truth["lesion"]["centre_lps_mm"]))
-        rows.append({
-            "patient": truth["patient_id"], "visible": truth["lesion"]["visible"],
-            "pose_rotation_deg": truth["pose"]["rotation_deg"],
-            "bg_distance_mm": round(float(np.linalg.norm(centre - contra)), 2),
-            # the fitted centrum semiovale point itself, before the search moves the circle in plane
-            "fitted_point_distance_mm": round(float(np.linalg.norm(
-                np.array(auto["background_placement"]["template_point_lps_mm"]) - contra)), 3),
-            "bg_contralateral": bool(np.linalg.norm(centre - contra) < np.linalg.norm(centre - ipsi)),
-            "lesion_distance_mm": round(lesion_distance, 2),
-            "suvmax_auto": round(auto["suvmax"], 4), "suvmax_truth_position": round(at_truth["suvmax"], 4),
-            "suvmax_sim": scan["recon"]["lesion_suvmax"],
-            "tbr_auto": round(auto["tbr_max_to_bg_max"], 3),
-            "tbr_truth_position": round(at_truth["tbr_max_to_bg_max"], 3),
-            "bg_suvmax_auto": round(auto["bg_suvmax"], 4), "bg_suvmax_truth_position": round(at_truth["bg_suvmax"], 4),
-            "bg_suvmean_auto": round(auto["bg_suvmean"], 4),
-            "bg_suvmean_truth_position": round(at_truth["bg_suvmean"], 4),
-            "tbr_mean_auto": round(auto["tbr_max_to_bg_mean"], 3),
-            "tbr_mean_truth_position": round(at_truth["tbr_max_to_bg_mean"], 3),
-            "tbr_truth_one_voxel_envelope": envelope,
-            "seconds": round(seconds, 2),
-            "brain_volume_ml": auto["brain"]["brain_volume_ml"], "warnings": len(auto["warnings"]),
-        })
-        print(json.dumps(rows[-1]), flush=True)
-    ok_bg = sum(r["bg_distance_mm"] < 10 and r["bg_contralateral"] for r in rows)
+
+def _validate_patient(folder: Path, truth: dict, *, pet_only: bool) -> dict:
+    scan = truth["scans"][-1]  # the latest scan (60 min for Pentixafor)
+    cs = truth["centrum_semiovale"]
+    contra = np.array(next(v["centre_lps_mm"] for v in cs.values() if v["contralateral"]))
+    ipsi = np.array(next(v["centre_lps_mm"] for v in cs.values() if not v["contralateral"]))
+    pet, mask = folder / scan["pet_folder"], folder / truth["lesion"]["mask_file"]
+    start = time.perf_counter()
+    auto = _measure_files(pet, ct=None if pet_only else folder / "CT")
+    seconds = time.perf_counter() - start
+    # gliopet.measure at the true positions: only for the placement check and the two implementations'
+    # agreement, never as the truth
+    at_truth = _measure_files(pet, lesion=str(mask), background=",".join(f"{v:.3f}" for v in contra))
+    visible = truth["lesion"]["visible"]
+    centre = np.array(auto["background"]["centre_lps_mm"])
+    t = _truth(scan) if visible else None
+    return {
+        "patient": truth["patient_id"], "visible": visible, "pose_rotation_deg": truth["pose"]["rotation_deg"],
+        "bg_distance_mm": round(float(np.linalg.norm(centre - contra)), 2),
+        # the fitted centrum semiovale point itself, before the search moves the circle in plane
+        "fitted_point_distance_mm": round(float(np.linalg.norm(
+            np.array(auto["background_placement"]["template_point_lps_mm"]) - contra)), 3),
+        "bg_contralateral": bool(np.linalg.norm(centre - contra) < np.linalg.norm(centre - ipsi)),
+        "lesion_distance_mm": round(float(np.linalg.norm(np.array(auto["lesion"]["centre_lps_mm"])
+                                                         - truth["lesion"]["centre_lps_mm"])), 2),
+        "auto": {k: auto[k] for k in ("suvmax", "bg_suvmax", "bg_suvmean", "tbr_max_to_bg_max",
+                                      "tbr_max_to_bg_mean")},
+        "measure_at_truth": {k: at_truth[k] for k in ("suvmax", "bg_suvmax", "bg_suvmean", "tbr_max_to_bg_max",
+                                                      "tbr_max_to_bg_mean")},
+        "truth": t,
+        "tbr_measure_at_truth_one_voxel_envelope": _one_voxel_envelope(pet, mask, contra) if visible else None,
+        "seconds": round(seconds, 2),
+        "brain_volume_ml": auto["brain"]["brain_volume_ml"], "warnings": len(auto["warnings"]),
+    }
+
+
+def _summary(rows: list[dict]) -> dict:
     positive = [r for r in rows if r["visible"]]
-    found = sum(abs(r["suvmax_auto"] / r["suvmax_truth_position"] - 1) <= 0.02 for r in positive)
-    tbr_ok = sum(abs(r["tbr_auto"] / r["tbr_truth_position"] - 1) <= 0.02 for r in positive)
-    tbr_mean_ok = sum(abs(r["tbr_mean_auto"] / r["tbr_mean_truth_position"] - 1) <= 0.02 for r in positive)
-    in_envelope = sum(r["tbr_truth_one_voxel_envelope"][0] <= r["tbr_auto"] <= r["tbr_truth_one_voxel_envelope"][1]
-                      for r in positive)
-    truth_stable = sum((r["tbr_truth_one_voxel_envelope"][1] / r["tbr_truth_position"] - 1) <= 0.02
-                       and (1 - r["tbr_truth_one_voxel_envelope"][0] / r["tbr_truth_position"]) <= 0.02
-                       for r in positive)
+    n = len(positive)
+    pairs = {"suvmax": "suvmax", "tbr_max_to_bg_max": "tbr", "tbr_max_to_bg_mean": "tbr_mean",
+             "bg_suvmax": "bg_suvmax", "bg_suvmean": "bg_suvmean"}
 
-    def rel(a: str, b: str) -> list[float]:
-        return [abs(r[a] / r[b] - 1) for r in positive]
+    def against(source: str, truth: str) -> dict:
+        out = {}
+        for measured, true in pairs.items():
+            diffs = [_rel(r[source][measured], r["truth"][truth][true]) for r in positive]
+            out[measured] = {"within_2pct": f"{sum(d <= 0.02 for d in diffs)}/{n}",
+                             "rel_diff_median_max": _median_max(diffs)}
+        return out
 
-    print(json.dumps({
-        "patients": len(rows),
-        "background_within_10mm_contralateral": ok_bg,
-        "lesion_suvmax_within_2pct_of_truth_position": f"{found}/{len(positive)} visually positive",
-        "tbr_max_to_bg_max_within_2pct": f"{tbr_ok}/{len(positive)}",
-        "tbr_max_to_bg_mean_within_2pct": f"{tbr_mean_ok}/{len(positive)}",
-        "tbr_auto_within_truth_one_voxel_envelope": f"{in_envelope}/{len(positive)}",
-        "tbr_truth_within_2pct_under_one_voxel_shifts": f"{truth_stable}/{len(positive)}",
-        "tbr_max_to_bg_max_rel_diff_median_max": [round(statistics.median(rel("tbr_auto", "tbr_truth_position")), 4),
-                                                  round(max(rel("tbr_auto", "tbr_truth_position")), 4)],
-        "bg_suvmean_rel_diff_median_max": [
-            round(statistics.median(rel("bg_suvmean_auto", "bg_suvmean_truth_position")), 4),
-            round(max(rel("bg_suvmean_auto", "bg_suvmean_truth_position")), 4)],
+    def ratio(measured: str, true: str) -> list[float]:
+        values = [r["auto"][measured] / r["truth"]["phantom"][true] for r in positive]
+        return [round(min(values), 3), round(statistics.median(values), 3), round(max(values), 3)]
+
+    placement = [_rel(r["auto"]["tbr_max_to_bg_max"], r["measure_at_truth"]["tbr_max_to_bg_max"]) for r in positive]
+    in_envelope = sum(r["tbr_measure_at_truth_one_voxel_envelope"][0] <= r["auto"]["tbr_max_to_bg_max"]
+                      <= r["tbr_measure_at_truth_one_voxel_envelope"][1] for r in positive)
+    return {
+        "patients": len(rows), "visually_positive": n,
+        "background_within_10mm_contralateral": sum(r["bg_distance_mm"] < 10 and r["bg_contralateral"] for r in rows),
         "bg_distance_mm_median_max": [round(statistics.median(r["bg_distance_mm"] for r in rows), 2),
                                       max(r["bg_distance_mm"] for r in rows)],
         "fitted_point_distance_mm_median_max": [
             round(statistics.median(r["fitted_point_distance_mm"] for r in rows), 3),
             max(r["fitted_point_distance_mm"] for r in rows)],
-    }, indent=2))
+        "auto_vs_independent_truth_on_reconstruction": against("auto", "recon"),
+        "measure_at_truth_vs_independent_truth_on_reconstruction": against("measure_at_truth", "recon"),
+        "placement_check_tbr_auto_vs_measure_at_truth": {
+            "within_2pct": f"{sum(d <= 0.02 for d in placement)}/{n}", "rel_diff_median_max": _median_max(placement)},
+        "tbr_auto_within_measure_at_truth_one_voxel_envelope": f"{in_envelope}/{n}",
+        "auto_over_phantom_truth_min_median_max": {
+            "suvmax": ratio("suvmax", "suvmax"), "bg_suvmax": ratio("bg_suvmax", "bg_suvmax"),
+            "bg_suvmean": ratio("bg_suvmean", "bg_suvmean"), "tbr_max_to_bg_max": ratio("tbr_max_to_bg_max", "tbr"),
+            "tbr_max_to_bg_mean": ratio("tbr_max_to_bg_mean", "tbr_mean")},
+    }
+
+
+def validate(cohort: Path, *, pet_only: bool = False) -> list[dict]:
+    """Measure every simulated patient automatically and compare with the simulator's ground truth.
+
+    The truth (``ground_truth.json``) is the simulator's independent implementation of the study's
+    circles (gliopet.simulate.truth_rois) at the true positions, on the reconstruction (``recon``) and on
+    the noise-free phantom (``phantom``). gliopet.measure at the true positions is also run, to separate
+    placement (automatic vs that) from arithmetic (that vs the independent truth).
+
+    ``pet_only``: the automatic measurement without the CT (brain mask and template fit from the PET).
+    """
+    rows = []
+    for truth_file in sorted(cohort.glob("*/ground_truth.json")):
+        rows.append(_validate_patient(truth_file.parent, json.loads(truth_file.read_text()), pet_only=pet_only))
+        print(json.dumps(rows[-1]), flush=True)
+    print(json.dumps(_summary(rows), indent=2))
     return rows
 
 
