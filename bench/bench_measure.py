@@ -74,15 +74,9 @@ def main() -> None:
     from gliopet.measure import measure_pet
 
     template = load_mni152(2)
-    try:
-        from gliopet.io.images import read_ct, read_pet
+    from gliopet.io.images import read_ct, read_pet
 
-        pet = read_pet(data / "pet").volume
-    except ImportError:  # before gliopet.io.images: gliopet.measure read the images
-        from gliopet.measure import read_ct, read_pet
-
-        pet = read_pet(data / "pet")
-    ct = read_ct(data / "ct")
+    pet, ct = read_pet(data / "pet").volume, read_ct(data / "ct")
     inner = []
     for _ in range(REPEATS):
         start = time.perf_counter()
@@ -106,13 +100,9 @@ ONE_VOXEL_SHIFTS_MM = ((2, 0, 0), (-2, 0, 0), (0, 2, 0), (0, -2, 0), (0, 0, 2), 
 
 
 def _measure_files(pet: Path, **options) -> dict:
-    """``gliopet measure --json``'s object for one study (gliopet.study's record, or the older dict API)."""
-    try:
-        from gliopet.study import measure_study_files
-    except ImportError:  # before the study layer: gliopet.measure returned the dict itself
-        from gliopet.measure import measure_study_files
+    """``gliopet measure --json``'s object for one study (the study layer's record as a dict)."""
+    from gliopet.study import measure_study_files
 
-        return measure_study_files(pet, **options)
     return measure_study_files(pet, **options).to_dict()
 
 
