@@ -35,6 +35,7 @@ from .acquisition import Scanner, gaussian_filter_fwhm
 from .grids import PET_GRID
 from .protocol import POST_FILTER_FWHM_MM
 from .sampling import SampledPatient
+from .specs import BG_MAX_OVER_MEAN
 from .scan import SCANNER, Acquisition, Uptake, acquire
 
 __all__ = ["EFFECTIVE_OSEM_FWHM_MM", "BG_MAX_OVER_MEAN", "SLAB_MARGIN", "PILOTS", "AIM_TOLERANCE",
@@ -44,9 +45,6 @@ __all__ = ["EFFECTIVE_OSEM_FWHM_MM", "BG_MAX_OVER_MEAN", "SLAB_MARGIN", "PILOTS"
 #: Resolution lost by OSEM at 2 iterations x 21 subsets on top of the system and filter blur
 #: (mm FWHM, added in quadrature); used only to aim lesion uptake at a target SUVmax.
 EFFECTIVE_OSEM_FWHM_MM = 3.0
-#: Expected ratio of the maximum to the mean of the reconstructed white matter in a 25 mm circle
-#: (noise and grey-matter partial volume); used only to aim background uptake at a target SUVmax.
-BG_MAX_OVER_MEAN = 1.45
 #: Slices added on each side of the pilot reconstruction's slab (12 mm: beyond 4 sigma of the
 #: system blur and of the 5 mm post-filter).
 SLAB_MARGIN = 6

@@ -18,11 +18,15 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InputError
-from .pilots import BG_MAX_OVER_MEAN
 from .protocol import FRAME_S
 from .tracers import load_tracer
 
-__all__ = ["PatientSpec", "random_patient_spec", "read_like_csv", "patient_specs_like", "seeded_rng"]
+__all__ = ["BG_MAX_OVER_MEAN", "PatientSpec", "random_patient_spec", "read_like_csv", "patient_specs_like",
+           "seeded_rng"]
+
+#: Expected ratio of the maximum to the mean of the reconstructed white matter in a 25 mm circle
+#: (noise and grey-matter partial volume); used only to aim background uptake at a target SUVmax.
+BG_MAX_OVER_MEAN = 1.45
 
 #: The study's injected activity (MBq): mean 154, SD 21, range 114.7 to 193.5.
 _DOSE_MBQ = (154.0, 21.0, 114.7, 193.5)
