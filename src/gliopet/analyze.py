@@ -245,8 +245,7 @@ def measure_study(job: StudyJob) -> dict[str, Any]:
         record = measure_study_files(
             job.pets[0].folder, timepoints=[p.folder for p in job.pets[1:]], ct=job.ct.folder if job.ct else None,
             lesion=parameters["lesion"], background=parameters["background"], suv_type=parameters["suv_type"],
-            primary_time_min=PRIMARY_TIME_MIN, snapshot=job.snapshot, mri=t1.folder if t1 else None,
-            snapshot_title=f"{job.patient_id}, PET {PRIMARY_TIME_MIN:g} min p.i." if job.snapshot else None)
+            primary_time_min=PRIMARY_TIME_MIN, snapshot=job.snapshot, mri=t1.folder if t1 else None)
         result = _study_result(job, record)
     except Exception as exc:  # noqa: BLE001 - any failure of one study is recorded; the cohort goes on
         if not isinstance(exc, GliopetError):

@@ -219,8 +219,7 @@ def _measure(pets: list[PetImage], reference: int, *, ct: Volume | None, ct_name
 def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion: str | LesionSpec = "auto",
                         background: str | BackgroundSpec = "auto", suv_type: str = "bw",
                         snapshot: str | Path | None = None, template=None, mri: str | Path | None = None,
-                        timepoints: Sequence[str | Path] = (), primary_time_min: float | None = None,
-                        snapshot_title: str | None = None) -> StudyRecord:
+                        timepoints: Sequence[str | Path] = (), primary_time_min: float | None = None) -> StudyRecord:
     """Read one study's images, measure them, and return the typed record (drawing the snapshot if asked).
 
     Parameters
@@ -244,8 +243,6 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     primary_time_min : float, optional
         Make the PET nearest this many minutes after injection the reference
         (default: ``pet``).
-    snapshot_title : str, optional
-        The snapshot's title (default: the reference PET's file name).
 
     Raises
     ------
@@ -275,7 +272,7 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     if snapshot is not None:
         _write_snapshot(snapshot, images[reference], measured[reference], ct=ct_volume, mri=mri_volume,
                         mri_name=mri, registration=registration,
-                        title=snapshot_title or Path(images[reference].path).name)
+                        title=Path(images[reference].path).name)
     pets = tuple(PetMeasurement(image.path, image.suv_record(), image.minutes_after_injection, m)
                  for image, m in zip(images, measured))
     inputs = {"pet": str(pet), "ct": None if ct is None else str(ct), "mri": None if mri is None else str(mri),
