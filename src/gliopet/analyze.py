@@ -47,8 +47,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PRIMARY_TIME_MIN", "TIME_POINT_STEP_MIN", "SeriesRef", "StudyJob", "measurement_parameters", "snapshot_name", "AnalysisSummary", "find_study_jobs",
-           "measure_study", "run_analysis"]
+__all__ = ["PRIMARY_TIME_MIN", "TIME_POINT_STEP_MIN", "SeriesRef", "StudyJob", "AnalysisSummary",
+           "measurement_parameters", "snapshot_name", "find_study_jobs", "measure_study", "run_analysis"]
 
 #: The study's standard acquisition: 60 min after injection. The PET nearest to it is the primary measurement.
 PRIMARY_TIME_MIN = 60.0
