@@ -215,7 +215,8 @@ def _study_result(job: StudyJob, record: StudyRecord) -> dict[str, Any]:
     for index, (ref, pet) in enumerate(zip(job.pets, record.pets)):
         minutes = None if pet.minutes_after_injection is None else round(pet.minutes_after_injection, 2)
         series.append({"series_uid": ref.series_uid, "modality": "PT", "role": "pet", "scan_time_min": minutes,
-                       "folder": ref.folder, "n_files": ref.n_files, "pixel_sha256": record.input_sha256.get(ref.folder)})
+                       "folder": ref.folder, "n_files": ref.n_files,
+                       "pixel_sha256": record.input_sha256.get(ref.folder)})
         if index == record.reference:
             stored = primary
         else:

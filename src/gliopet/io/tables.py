@@ -13,7 +13,8 @@ __all__ = ["MAX_CSV_BYTES", "read_numbered_csv"]
 MAX_CSV_BYTES = 64 * 1024 * 1024
 
 
-def read_numbered_csv(path: str | Path, *, what: str, max_bytes: int = MAX_CSV_BYTES) -> tuple[str, list[str], list[tuple[int, list[str]]]]:
+def read_numbered_csv(path: str | Path, *, what: str,
+                      max_bytes: int = MAX_CSV_BYTES) -> tuple[str, list[str], list[tuple[int, list[str]]]]:
     """A CSV file's name, header and rows, each row with the file line it starts on.
 
     ``what`` names the kind of file in the error messages ("a cohort CSV").

@@ -26,7 +26,8 @@ from ._models import (MEASURE_FIELDS, STUDY_DONE, STUDY_FAILED, MeasurementRow, 
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AnalysisTable", "import_patients", "study_states", "write_study", "analysis_table", "counts", "store_base_dir"]
+__all__ = ["AnalysisTable", "import_patients", "study_states", "write_study", "analysis_table", "read_analysis_table",
+           "counts", "store_base_dir"]
 
 _CLINICAL_FIELDS = ("sex", "age_years", "diagnosis", "who_grade", "referral", "prior_surgery",
                     "prior_chemotherapy", "prior_radiotherapy", "mri_date", "pet_date", "extra")
