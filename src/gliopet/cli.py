@@ -123,8 +123,13 @@ def suv(series: Path, as_json: bool) -> None:
                    "and is drawn beneath the PET/CT in --snapshot.")
 @click.option("--timepoint", "timepoints", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Another PET of the patient (e.g. 30 min p.i.), measured with the same ROIs. Repeatable.")
+@click.option("--seg", "seg_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the ROIs as a DICOM SEG on the PET grid (DICOM PET only).")
+@click.option("--sr", "sr_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the measurements as a DICOM SR TID 1500 report (with --seg).")
 def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: bool, snapshot: Path | None,
-            suv_type: str, mri: Path | None, timepoints: tuple[Path, ...]) -> None:
+            suv_type: str, mri: Path | None, timepoints: tuple[Path, ...], seg_file: Path | None = None,
+            sr_file: Path | None = None) -> None:
     """Lesion and background ROIs, SUVmax/mean/peak, BTV, TBR.
 
     PET and CT are DICOM (a file or a folder of one series) or NIfTI; a NIfTI
@@ -132,12 +137,22 @@ def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: b
     """
     from .study import format_record, measure_study_files
 
-    record = measure_study_files(pet, ct=ct, lesion=lesion, background=background, suv_type=suv_type,
-                                 snapshot=snapshot, mri=mri, timepoints=timepoints).to_dict()
+    if sr_file is not None and seg_file is None:
+        raise click.UsageError("--sr references the ROIs' SEG: give --seg FILE too")
+    study = measure_study_files(pet, ct=ct, lesion=lesion, background=background, suv_type=suv_type,
+                                snapshot=snapshot, mri=mri, timepoints=timepoints)
+    written = []
+    if seg_file is not None:
+        from .export import export_study
+
+        written = export_study(study, seg=seg_file, sr=sr_file)
+    record = study.to_dict()
     if as_json:
         _print_json(record)
     else:
         click.echo(format_record(record))
+        for path in written:
+            click.echo(f"written: {path}")
 
 
 @main.command()
@@ -258,9 +273,22 @@ def qc(batch: Path, as_json: bool, certificate: Path | None, out_dir: Path | Non
 @main.command()
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
-def deid(src: Path, dst: Path) -> None:
-    """De-identify a DICOM tree (not built yet)."""
-    _not_built("deid", "de-identification")
+@click.option("--key-file", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Secret key (created, mode 600, when absent; default OUT.deid-key beside OUT). "
+                   "The patient map and the quarantine report are written beside it.")
+@click.option("--workers", type=click.IntRange(min=1), help="Processes (default: CPU cores).")
+def deid(src: Path, dst: Path, key_file: Path | None, workers: int | None) -> None:
+    """De-identify a DICOM tree into the existing folder DST, SUV kept exact (PS3.15 E.1-1)."""
+    import os
+
+    from .deid import deidentify_tree
+
+    summary = deidentify_tree(src, dst, key_file=key_file, workers=workers or os.cpu_count() or 1,
+                              progress=True)
+    click.echo(f"{summary.written} file(s) de-identified into {summary.out_dir}; "
+               f"{len(summary.quarantined)} quarantined (reasons: {summary.quarantine_report})")
+    click.echo(f"key: {summary.key_file}{' (new)' if summary.key_created else ''}; "
+               f"patient map: {summary.map_file}")
 
 
 @main.command()
@@ -297,12 +325,16 @@ def simulate(what: str, like: Path | None, out_dir: Path, seed: int, n_patients:
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["SEG", "SR"]))
-@click.option("--db", "db_url", required=True)
+@click.argument("kind", type=click.Choice(["seg", "sr", "nifti"], case_sensitive=False))
+@click.option("--db", "db_url", required=True, help="The store: sqlite:///FILE, a SQLite file, or postgresql://...")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
-def export(kind: str, db_url: str, out_dir: Path) -> None:
-    """DICOM SEG of the ROIs, SR TID 1500 (not built yet)."""
-    _not_built("export", "DICOM SEG / SR export")
+@click.option("--patient", "patients", multiple=True, help="Only this clinical patient_id (repeatable).")
+def export(kind: str, db_url: str, out_dir: Path, patients: tuple[str, ...]) -> None:
+    """DICOM SEG of the ROIs, SR TID 1500, NIfTI (BIDS-PET derivative), from the store."""
+    from .export import export_store
+
+    for line in export_store(db_url, {kind.lower(): out_dir}, patients=patients):
+        click.echo(line)
 
 
 if __name__ == "__main__":  # pragma: no cover
