@@ -106,8 +106,39 @@ def _read_anatomy(path: str | Path, modality: str) -> Volume:
     return read_series(path, modality=None if Path(path).is_file() else modality)
 
 
+#: The segmented property category of a lesion (PS3.16 CID 7150): SNOMED CT 49755003
+#: "Morphologically Abnormal Structure", and its older SNOMED RT form (SRT M-01000).
+LESION_CATEGORY_CODES = (("SCT", "49755003"), ("SRT", "M-01000"))
+
+
+def _lesion_segment(seg) -> int | None:
+    """The segment a SEG's lesion is: the lowest-numbered of category Morphologically Abnormal Structure.
+
+    None when the SEG has one segment or none of that category (then every
+    segment is the lesion). gliopet's own SEG (:mod:`gliopet.export.seg`)
+    holds the lesion circle as segment 1 and the BTV as segment 4, both of
+    that category, beside the background and the SUVpeak sphere: segment 1
+    is chosen.
+    """
+    items = list(getattr(seg, "SegmentSequence", []))
+    if len(items) < 2:
+        return None
+    lesions = []
+    for item in items:
+        categories = getattr(item, "SegmentedPropertyCategoryCodeSequence", [])
+        if any((str(c.CodingSchemeDesignator), str(c.CodeValue)) in LESION_CATEGORY_CODES for c in categories):
+            lesions.append(int(item.SegmentNumber))
+    return min(lesions) if lesions else None
+
+
 def read_seg_mask(path: str | Path, *, option: str = "--lesion") -> Volume:
-    """A DICOM Segmentation (SEG) as one mask Volume: every segment combined, LPS affine.
+    """A DICOM Segmentation (SEG) as one mask Volume, LPS affine.
+
+    A SEG of several segments gives its lesion segment (:func:`_lesion_segment`:
+    the lowest-numbered segment whose Segmented Property Category is
+    Morphologically Abnormal Structure, SCT 49755003); without one, or with
+    a single segment, every segment combined. The provenance names the
+    segment read (``segment_number``, None for all).
 
     highdicom's volume is indexed ``[slice, row, column]`` with an affine
     from those indices; gliopet's affine takes ``(column, row, slice)``, so
@@ -130,14 +161,16 @@ def read_seg_mask(path: str | Path, *, option: str = "--lesion") -> Volume:
                          "a lesion mask must be NIfTI or a DICOM SEG")
     import highdicom
 
+    segment = _lesion_segment(header)
     try:
         seg = highdicom.seg.segread(path)
-        hd_volume = seg.get_volume(combine_segments=True, relabel=True)
+        chosen = {} if segment is None else {"segment_numbers": [segment]}
+        hd_volume = seg.get_volume(combine_segments=True, relabel=True, **chosen)
     except Exception as exc:  # highdicom: irregular frames, missing plane positions, ...
         raise InputError(f"{option} {path}: the segmentation's frames do not form one regular volume "
                          f"({type(exc).__name__}: {exc})") from None
     array = np.asarray(hd_volume.array)
     affine = np.asarray(hd_volume.affine, dtype=np.float64)[:, [2, 1, 0, 3]]
     return Volume((array > 0).astype(np.uint8), affine,
-                  {"files": [str(path)], "format": "dicom-seg",
+                  {"files": [str(path)], "format": "dicom-seg", "segment_number": segment,
                    "frame_of_reference_uid": str(getattr(header, "FrameOfReferenceUID", ""))})
