@@ -196,7 +196,7 @@ def test_bsa_and_ibw_by_hand():
 @pytest.mark.parametrize("overrides, attribute", [
     ({"weight_kg": None}, "PatientWeight"),
     ({"weight_kg": 0.0}, "PatientWeight"),
-    ({"weight_kg": 7000.0}, "PatientWeight"),
+    ({"weight_kg": 700_000.0}, "PatientWeight"),  # over 1000: grams (IBSI), 700 kg is still implausible
     ({"injected_bq": None}, "RadionuclideTotalDose"),
     ({"injected_bq": -5.0}, "RadionuclideTotalDose"),
     ({"injected_bq": 1e13}, "RadionuclideTotalDose"),
@@ -210,7 +210,9 @@ def test_bsa_and_ibw_by_hand():
     ({"start_datetime": at(10, 30)}, "RadiopharmaceuticalStartDateTime"),
     ({"corrected_image": ["DECY"]}, "CorrectedImage"),
     ({"units": "CNTS"}, "7053,1000"),
-    ({"units": "GML", "suv_type": "LBM"}, "SUVType"),
+    ({"units": "GML", "suv_type": "LBMX"}, "SUVType"),
+    ({"units": "GML", "suv_type": "LBM", "sex": None}, "PatientSex"),
+    ({"units": "GML", "suv_type": "IBW", "height_m": None}, "PatientSize"),
 ])
 def test_missing_or_implausible_inputs_name_the_attribute(overrides, attribute):
     with pytest.raises(SuvError, match=attribute.replace("(", r"\(")):

@@ -14,26 +14,34 @@ Decision rules, in the order of the QIBA pseudo-code (QIBA SUV wiki,
     otherwise the private activity-concentration scale factor (7053,1009)
     gives Bq/mL and the ``BQML`` rule follows.
   - ``GML``: the image already holds an SUV; ``SUVType`` (0054,1006) says
-    which (IBSI). BW (or absent, with a warning) gives factor 1; LBM, LBMJANMA
-    and IBW are converted to SUVbw by weight / normaliser.
+    which (IBSI). BW (or absent, with a warning) gives factor 1; LBM (James,
+    120), LBMJAMES128, LBMJANMA and IBW are converted to SUVbw by weight /
+    normaliser (:data:`SUV_TYPE_FORMULAS`); sex O takes the mean of the male
+    and female factors, with a warning.
   - ``CM2ML``: SUVbsa images, converted by weight_g / BSA_cm2 (IBSI).
+* ``CorrectedImage`` (0028,0051) of BQML and CNTS images lists ATTN, and DECY
+  unless DecayCorrection is NONE; else the series is refused.
 * ``DecayCorrection`` (0054,1102)
   - ``START``: the dose is decayed to the scan reference time: the series
     date/time, unless it is later than the earliest acquisition date/time
     (the series time was reset after the start); then the GE private scan
     date/time (0009,100D), else the reference time back-computed from each
-    frame's timing (IBSI: acquisition time - FrameReferenceTime + the time of
-    the average count rate within the frame), else the earliest acquisition
-    date/time (QIBA fallback, with a warning).
-  - ``ADMIN``: images are decay corrected to the administration time: no decay.
+    frame's timing (acquisition time - FrameReferenceTime + the time of the
+    average count rate within the frame) when FrameReferenceTime and
+    ActualFrameDuration are both > 0 (QIBA: 0 is "not given"), else the
+    earliest acquisition date/time (QIBA fallback, with a warning).
+  - ``ADMIN``: images are decay corrected to the administration time: no
+    decay; an injection after the scan is still refused.
   - ``NONE``: each slice is decayed to the time of its own average count
     rate, acquisition time + t_avg(frame duration) (IBSI).
 * Injection date/time: ``RadiopharmaceuticalStartDateTime`` (0018,1078), else
   ``RadiopharmaceuticalStartTime`` (0018,1072) on the ``SeriesDate``; an
   injection that would fall after the scan is taken on the previous day
   (scans that cross midnight), with a warning.
-* A dose that is implausible in Bq but plausible in MBq is read as MBq, with a
-  warning (IBSI). Missing or implausible weight, dose, half-life or time is an
+* A dose that is implausible in Bq but plausible in MBq is read as MBq, a
+  weight over 1000 as grams, each with a warning (IBSI). A half-life that is a
+  known one only in minutes is read as minutes (with a warning) when the
+  series identifies that radionuclide, else refused. Missing or implausible weight, dose, half-life or time is an
   error naming the attribute, never a default.
 
 Other SUV types (``factors``): SUL with the Janmahasatian lean body mass,
@@ -54,9 +62,12 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
+
+import numpy as np
 
 from . import decay as _decay
 from .errors import SuvError
@@ -74,6 +85,10 @@ __all__ = [
     "lbm_janmahasatian_kg",
     "bsa_du_bois_m2",
     "ibw_devine_kg",
+    "lbm_james_kg",
+    "ibw_ibsi_kg",
+    "identify_radionuclide",
+    "duration_weighted_mean",
     "average_count_rate_time_s",
     "HALF_LIFE_S",
 ]
@@ -89,6 +104,10 @@ DOSE_BQ_RANGE = (1.0e5, 5.0e10)        # 0.1 MBq .. 50 GBq
 DOSE_AS_MBQ_RANGE = (0.1, 5.0e4)       # a value plausible only as MBq
 HALF_LIFE_S_RANGE = (10.0, 1.0e7)      # O-15 (122 s) .. I-124/Zr-89 (days), with margin
 MAX_DECAY_TIME_S = 14 * 24 * 3600.0     # two weeks after injection
+#: A weight above this is in grams, not kg (IBSI): read as grams, with a warning.
+WEIGHT_GRAMS_ABOVE = 1000.0
+#: Relative difference within which a RadionuclideHalfLife value equals a known half-life.
+HALF_LIFE_MATCH_RTOL = 0.01
 #: Relative spread below which per-slice factors are reported as one number.
 FACTOR_RTOL = 1e-9
 
@@ -117,6 +136,7 @@ class SuvType(str, enum.Enum):
 
     BW = "BW"
     LBM = "LBM"
+    LBMJAMES128 = "LBMJAMES128"
     LBMJANMA = "LBMJANMA"
     BSA = "BSA"
     IBW = "IBW"
@@ -169,6 +189,8 @@ class SuvResult:
     warnings: tuple[str, ...]
     decay_time_s: tuple[float, ...] | None
     reference_rule: str
+    #: The formula that turned the pixel values into SUVbw (see :data:`REFERENCE_RULES` for the time).
+    conversion: str = ""
 
     @property
     def uniform(self) -> bool:
@@ -186,8 +208,24 @@ class SuvResult:
             "inputs": {name: inp.as_dict() for name, inp in self.inputs.items()},
             "decay_time_s": None if self.decay_time_s is None else _scalar_or_list(self.decay_time_s),
             "reference_rule": self.reference_rule,
+            "reference_rule_text": REFERENCE_RULES.get(
+                self.reference_rule, "the image already holds an SUV (Units GML/CM2ML): no scan reference time"),
+            "suv_type_conversion": self.conversion,
             "warnings": list(self.warnings),
         }
+
+
+#: What each ``reference_rule`` means: the rule that fixed the scan reference time.
+REFERENCE_RULES = {
+    "series": "QIBA: DecayCorrection START, (0008,0021/0031) SeriesDate/Time (not after the earliest acquisition)",
+    "ge_private": "QIBA: series time reset after the scan start; GE private (0009,100D) scan date/time",
+    "frame_timing": "QIBA: series time reset; back-computed per slice as AcquisitionTime + t_avg(ActualFrameDuration) "
+                    "- FrameReferenceTime (both > 0)",
+    "earliest_acquisition": "QIBA: series time reset (or missing) without GE private time or frame timing > 0; "
+                            "earliest (0008,0022/0032) AcquisitionDate/Time",
+    "admin": "QIBA: DecayCorrection ADMIN, images decay corrected to the administration time (no decay)",
+    "none_per_slice": "IBSI: DecayCorrection NONE, each slice at AcquisitionTime + t_avg(ActualFrameDuration)",
+}
 
 
 def _uniform(values: Sequence[float]) -> bool:
@@ -238,6 +276,94 @@ def ibw_devine_kg(*, height_m: float, sex: str | Sex) -> float:
     sex = Sex(sex)
     base = 50.0 if sex is Sex.M else 45.5
     return base + 2.3 * (height_m / INCH_M - 60.0)
+
+
+def lbm_james_kg(*, weight_kg: float, height_m: float, sex: str | Sex, male_coefficient: float = 120.0) -> float:
+    """Lean body mass (James 1976) as DICOM's SUVType LBM defines it, kg.
+
+    Male ``1.10 W - c (W / H)**2`` with ``c = 120`` (SUVType ``LBM``) or 128
+    (``LBMJAMES128``), female ``1.07 W - 148 (W / H)**2``; W in kg, H in cm.
+
+    >>> round(lbm_james_kg(weight_kg=70, height_m=1.75, sex="M"), 6)
+    57.8
+    """
+    sex = Sex(sex)
+    ratio = weight_kg / (100.0 * height_m)
+    if sex is Sex.M:
+        return 1.10 * weight_kg - male_coefficient * ratio**2
+    return 1.07 * weight_kg - 148.0 * ratio**2
+
+
+def ibw_ibsi_kg(*, height_m: float, sex: str | Sex) -> float:
+    """Ideal body weight of SUVType IBW images (IBSI), kg: ``48.0 + 1.06 (H - 152)`` (M), ``45.5 + 0.91 (H - 152)`` (F), H in cm.
+
+    >>> round(ibw_ibsi_kg(height_m=1.75, sex="M"), 6)
+    72.38
+    """
+    sex = Sex(sex)
+    height_cm = 100.0 * height_m
+    if sex is Sex.M:
+        return 48.0 + 1.06 * (height_cm - 152.0)
+    return 45.5 + 0.91 * (height_cm - 152.0)
+
+
+_ELEMENTS = {"fluorine": "F", "gallium": "Ga", "carbon": "C", "copper": "Cu", "zirconium": "Zr",
+             "oxygen": "O", "nitrogen": "N"}
+_NUCLIDE_TEXT = re.compile(r"\^?(\d{1,3})\^?\s*-?\s*([A-Za-z]{1,9})|([A-Za-z]{1,9})\s*-?\s*\^?(\d{1,3})\^?")
+
+
+def identify_radionuclide(*texts: str | None) -> str | None:
+    """The radionuclide of :data:`HALF_LIFE_S` named in ``texts`` (a code meaning such as
+    ``^68^Gallium``, ``Ga-68``, ``18F``, ``68Ga-Pentixafor``), or None when none or several are named.
+
+    >>> identify_radionuclide("^18^Fluorine")
+    'F-18'
+    >>> identify_radionuclide("68Ga-Pentixafor", None)
+    'Ga-68'
+    """
+    found = set()
+    for text in texts:
+        for match in _NUCLIDE_TEXT.finditer(str(text or "")):
+            mass, name = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(3))
+            symbol = _ELEMENTS.get(name.lower(), name[:1].upper() + name[1:].lower())
+            if f"{symbol}-{int(mass)}" in HALF_LIFE_S:
+                found.add(f"{symbol}-{int(mass)}")
+    return found.pop() if len(found) == 1 else None
+
+
+def duration_weighted_mean(frames: Sequence[np.ndarray], durations_s: Sequence[float]) -> np.ndarray:
+    """Frames of a dynamic series summed into one static image: ``sum(d_i x F_i) / sum(d_i)``.
+
+    Parameters
+    ----------
+    frames : sequence of (K, J, I) arrays
+        The frames on one grid, each in SUV (or Bq/mL) decay corrected to one reference.
+    durations_s : sequence of float
+        Each frame's (0018,1242) ActualFrameDuration in s, > 0.
+
+    Returns
+    -------
+    (K, J, I) float64 array
+
+    Raises
+    ------
+    SuvError
+        No frame, a duration that is not > 0, or frames on different grids.
+
+    >>> duration_weighted_mean([np.full((1, 1, 1), 2.0), np.full((1, 1, 1), 5.0)], [300.0, 600.0]).item()
+    4.0
+    """
+    if len(frames) == 0 or len(frames) != len(durations_s):
+        raise SuvError(f"{len(frames)} frames and {len(durations_s)} durations: need one duration per frame")
+    if not all(math.isfinite(d) and d > 0 for d in durations_s):
+        raise SuvError(f"(0018,1242) ActualFrameDuration must be > 0 for every frame, got {list(durations_s)}")
+    shape = np.shape(frames[0])
+    total = np.zeros(shape, dtype=np.float64)
+    for frame, duration in zip(frames, durations_s):
+        if np.shape(frame) != shape:
+            raise SuvError(f"frames of shapes {shape} and {np.shape(frame)} cannot be summed")
+        total += float(duration) * np.asarray(frame, dtype=np.float64)
+    return total / float(sum(durations_s))
 
 
 def average_count_rate_time_s(*, frame_duration_s: float, half_life_s: float) -> float:
@@ -300,16 +426,29 @@ def _pixel_units(units: str | None, inputs: dict[str, SuvInput]) -> Units:
     return unit
 
 
-def _check_attenuation_corrected(corrected_image: Sequence[str] | None, unit: Units,
+def _check_attenuation_corrected(corrected_image: Sequence[str] | None, unit: Units, decay_correction: str | None,
                                  inputs: dict[str, SuvInput], warnings: list[str]) -> None:
-    """(0028,0051) CorrectedImage must hold ATTN for BQML and CNTS images; a warning when it is absent."""
+    """(0028,0051) CorrectedImage of BQML and CNTS images must list ATTN, and DECY unless DecayCorrection is NONE.
+
+    Without DECY the pixel values are not decay corrected, which only the IBSI
+    DecayCorrection NONE rule accounts for. Images that already hold an SUV
+    (GML, CM2ML) get a warning when CorrectedImage is absent.
+    """
+    quantitative = unit in (Units.BQML, Units.CNTS)
     if corrected_image is None:
+        if quantitative:
+            raise SuvError(f"(0028,0051) CorrectedImage is missing; a {unit.value} SUV needs ATTN and DECY "
+                           "(attenuation and decay correction) listed")
         warnings.append("(0028,0051) CorrectedImage is missing: attenuation correction cannot be confirmed")
         return
     flags = [str(f).strip().upper() for f in corrected_image]
     inputs["corrected_image"] = SuvInput(flags, "", "(0028,0051) CorrectedImage")
-    if unit in (Units.BQML, Units.CNTS) and "ATTN" not in flags:
+    if quantitative and "ATTN" not in flags:
         raise SuvError(f"(0028,0051) CorrectedImage {flags} lacks ATTN; SUV needs attenuation-corrected images")
+    not_corrected = str(decay_correction or "").strip().upper() == DecayCorrection.NONE.value
+    if quantitative and "DECY" not in flags and not not_corrected:
+        raise SuvError(f"(0028,0051) CorrectedImage {flags} lacks DECY but (0054,1102) DecayCorrection is "
+                       f"'{decay_correction}'; only DecayCorrection NONE describes images without decay correction")
 
 
 def _body_inputs(weight_kg: float | None, height_m: float | None, sex: str | None,
@@ -317,8 +456,14 @@ def _body_inputs(weight_kg: float | None, height_m: float | None, sex: str | Non
     """The required, plausible body weight, and the normalisers height and sex allow."""
     weight = _require(weight_kg, "(0010,1030) PatientWeight", "SUVbw needs body weight")
     weight = float(weight)
+    source = "(0010,1030) PatientWeight"
+    if weight > WEIGHT_GRAMS_ABOVE:  # IBSI: a weight over 1000 is in grams
+        warnings.append(f"(0010,1030) PatientWeight {weight:g} is over {WEIGHT_GRAMS_ABOVE:g}: read as grams "
+                        f"({weight / 1000.0:g} kg)")
+        weight /= 1000.0
+        source += " (read as grams)"
     _check_range(weight, WEIGHT_KG_RANGE, "(0010,1030) PatientWeight", "kg")
-    inputs["weight"] = SuvInput(weight, "kg", "(0010,1030) PatientWeight")
+    inputs["weight"] = SuvInput(weight, "kg", source)
     if height_m is not None:
         inputs["height"] = SuvInput(float(height_m), "m", "(0010,1020) PatientSize")
     if sex is not None:
@@ -343,8 +488,14 @@ def _body_normalisers(weight_kg: float, height_m: float | None, sex: str | None,
     if sex in ("M", "F"):
         out["lbm_janmahasatian"] = lbm_janmahasatian_kg(weight_kg=weight_kg, height_m=height_m, sex=sex) * 1000.0
         out["ibw"] = ibw_devine_kg(height_m=height_m, sex=sex) * 1000.0
+    elif sex == "O":  # IBSI: the mean of the male and female factors (a factor is linear in its normaliser)
+        out["lbm_janmahasatian"] = sum(lbm_janmahasatian_kg(weight_kg=weight_kg, height_m=height_m, sex=s)
+                                       for s in "MF") * 1000.0 / 2.0
+        out["ibw"] = sum(ibw_devine_kg(height_m=height_m, sex=s) for s in "MF") * 1000.0 / 2.0
+        warnings.append("(0010,0040) PatientSex is O (other): SUL and SUVibw are the mean of the male and "
+                        "female factors (IBSI)")
     else:
-        warnings.append("(0010,0040) PatientSex is not M or F: SUL and SUVibw not computed")
+        warnings.append("(0010,0040) PatientSex is not M, F or O: SUL and SUVibw not computed")
     return out
 
 
@@ -366,6 +517,9 @@ def _decay_times(dc: DecayCorrection, *, n: int, timing: PetTiming, series_datet
                  warnings: list[str]) -> _DecayTimes:
     """Scan reference time(s) per slice by the DecayCorrection rule, and the decay time from injection."""
     if dc is DecayCorrection.ADMIN:
+        _check_admin_injection(n=n, timing=timing, series_datetime=series_datetime,
+                               ge_scan_datetime=ge_scan_datetime, start_datetime=start_datetime,
+                               start_time=start_time, half_life_s=half_life_s, inputs=inputs, warnings=warnings)
         inputs["scan_reference_datetime"] = SuvInput(None, "datetime",
                                                      "DecayCorrection ADMIN: corrected to the administration time")
         return _DecayTimes(seconds=tuple([0.0] * n), rule="admin")
@@ -384,6 +538,34 @@ def _decay_times(dc: DecayCorrection, *, n: int, timing: PetTiming, series_datet
     seconds = [_seconds(ref, injection) for ref in refs]
     _check_decay_times(seconds)
     return _DecayTimes(seconds=tuple(seconds), rule=rule)
+
+
+def _check_admin_injection(*, n: int, timing: PetTiming, series_datetime: datetime | None,
+                           ge_scan_datetime: datetime | None, start_datetime: datetime | None,
+                           start_time: datetime | None, half_life_s: float, inputs: dict[str, SuvInput],
+                           warnings: list[str]) -> None:
+    """DecayCorrection ADMIN uses no decay time, yet an injection after the scan means a wrong date or time.
+
+    When the injection and the scan are both dated, the scan time (by the START
+    rules) is recorded as ``scan_datetime`` and the injection must precede it.
+    """
+    if start_datetime is None and (start_time is None or series_datetime is None):
+        return
+    if timing.acquisition:
+        scratch: dict[str, SuvInput] = {}
+        refs, _ = _start_reference_times(series_datetime=series_datetime, timing=timing,
+                                         ge_scan_datetime=ge_scan_datetime, half_life_s=half_life_s,
+                                         inputs=scratch, warnings=[])
+        scan = SuvInput(min(refs), "datetime", scratch["scan_reference_datetime"].source)
+    elif series_datetime is not None:
+        scan = SuvInput(series_datetime, "datetime", "(0008,0021) SeriesDate + (0008,0031) SeriesTime")
+    else:
+        return
+    inputs["scan_datetime"] = scan
+    injection = _injection_datetime(start_datetime=start_datetime, start_time=start_time,
+                                    series_datetime=series_datetime, reference=scan.value,
+                                    inputs=inputs, warnings=warnings)
+    _check_decay_times([_seconds(scan.value, injection)])
 
 
 def _start_reference_times(*, series_datetime: datetime | None, timing: PetTiming,
@@ -408,8 +590,9 @@ def _start_reference_times(*, series_datetime: datetime | None, timing: PetTimin
         inputs["scan_reference_datetime"] = SuvInput(ge_scan_datetime, "datetime",
                                                      "(0009,100D) GE private scan date/time [GEMS_PETD_01]")
         return [ge_scan_datetime] * n, "ge_private"
+    # QIBA: back-compute only when FrameReferenceTime > 0 and ActualFrameDuration > 0 (0 is "not given").
     have_frames = (len(timing.frame_reference_ms) == n and len(timing.frame_duration_ms) == n
-                   and all(v is not None for v in timing.frame_reference_ms)
+                   and all(v is not None and v > 0 for v in timing.frame_reference_ms)
                    and all(v is not None and v > 0 for v in timing.frame_duration_ms))
     if have_frames:
         refs = []
@@ -421,7 +604,8 @@ def _start_reference_times(*, series_datetime: datetime | None, timing: PetTimin
             "back-computed: (0008,0032) AcquisitionTime - (0054,1300) FrameReferenceTime "
             "+ t_avg((0018,1242) ActualFrameDuration)")
         return refs, "frame_timing"
-    warnings.append("no GE private scan time and no frame timing: the earliest acquisition time is used "
+    warnings.append("no GE private scan time and no frame timing ((0054,1300) FrameReferenceTime and "
+                    "(0018,1242) ActualFrameDuration both > 0): the earliest acquisition time is used "
                     "as the scan reference (QIBA fallback)")
     inputs["scan_reference_datetime"] = SuvInput(earliest, "datetime",
                                                  "earliest (0008,0022/0032) AcquisitionDate/Time")
@@ -496,11 +680,42 @@ def _injected_activity_bq(injected_bq: float | None, inputs: dict[str, SuvInput]
     return dose
 
 
-def _radionuclide_half_life_s(half_life_s: float | None, inputs: dict[str, SuvInput]) -> float:
-    """(0018,1075) RadionuclideHalfLife, required and plausible."""
+def _known_half_life(seconds: float) -> str | None:
+    """The radionuclide of :data:`HALF_LIFE_S` whose half-life is ``seconds`` (within :data:`HALF_LIFE_MATCH_RTOL`)."""
+    for nuclide, known in HALF_LIFE_S.items():
+        if math.isclose(seconds, known, rel_tol=HALF_LIFE_MATCH_RTOL):
+            return nuclide
+    return None
+
+
+def _radionuclide_half_life_s(half_life_s: float | None, radionuclide: str | None,
+                              inputs: dict[str, SuvInput], warnings: list[str]) -> float:
+    """(0018,1075) RadionuclideHalfLife in s, required and plausible.
+
+    A value that is a known half-life only when read in minutes (67.71 for
+    68Ga) is read as minutes, with a warning, when the series identifies that
+    radionuclide (``radionuclide``, from its code sequence or name); else it is
+    refused (IBSI: units the value is plausible in).
+    """
     half_life = float(_require(half_life_s, "(0018,1075) RadionuclideHalfLife", "the decay correction needs it"))
+    source = "(0018,1075) RadionuclideHalfLife"
+    in_minutes = _known_half_life(half_life * 60.0) if math.isfinite(half_life) else None
+    if in_minutes is not None and _known_half_life(half_life) is None:
+        if radionuclide != in_minutes:
+            named = "is not identified" if radionuclide is None else f"is identified as {radionuclide}"
+            raise SuvError(f"(0018,1075) RadionuclideHalfLife {half_life:g} s is plausible only in minutes "
+                           f"({in_minutes}: {HALF_LIFE_S[in_minutes] / 60:.2f} min) and the radionuclide {named} "
+                           "((0054,0300) RadionuclideCodeSequence); correct the value to seconds")
+        warnings.append(f"(0018,1075) RadionuclideHalfLife {half_life:g} is {radionuclide}'s half-life in minutes: "
+                        f"read as {half_life * 60:g} s")
+        half_life *= 60.0
+        source += f" (read as minutes: {radionuclide})"
     _check_range(half_life, HALF_LIFE_S_RANGE, "(0018,1075) RadionuclideHalfLife", "s")
-    inputs["half_life"] = SuvInput(half_life, "s", "(0018,1075) RadionuclideHalfLife")
+    if radionuclide in HALF_LIFE_S and not math.isclose(half_life, HALF_LIFE_S[radionuclide],
+                                                     rel_tol=HALF_LIFE_MATCH_RTOL):
+        warnings.append(f"(0018,1075) RadionuclideHalfLife {half_life:g} s differs from {radionuclide}'s "
+                        f"{HALF_LIFE_S[radionuclide]:g} s named by the series")
+    inputs["half_life"] = SuvInput(half_life, "s", source)
     return half_life
 
 
@@ -535,7 +750,8 @@ def compute_suv(*, units: str | None, decay_correction: str | None, corrected_im
                 ge_scan_datetime: datetime | None = None,
                 philips_suv_factor: Sequence[float | None] | None = None,
                 philips_activity_factor: Sequence[float | None] | None = None,
-                suv_type: str | None = None, n_slices: int | None = None) -> SuvResult:
+                suv_type: str | None = None, n_slices: int | None = None,
+                radionuclide: str | None = None) -> SuvResult:
     """SUVbw factor per slice, and the other SUV types where computable.
 
     Parameters
@@ -567,6 +783,8 @@ def compute_suv(*, units: str | None, decay_correction: str | None, corrected_im
         (0054,1006) SUVType of GML/CM2ML images.
     n_slices : int
         Number of slices (defaults to the length of ``timing.acquisition``).
+    radionuclide : str
+        The radionuclide the series names (a key of :data:`HALF_LIFE_S`), if identified.
 
     Returns
     -------
@@ -583,16 +801,17 @@ def compute_suv(*, units: str | None, decay_correction: str | None, corrected_im
     n = n_slices or len(timing.acquisition) or 1
 
     unit = _pixel_units(units, inputs)
-    _check_attenuation_corrected(corrected_image, unit, inputs, warnings)
+    _check_attenuation_corrected(corrected_image, unit, decay_correction, inputs, warnings)
     body = _body_inputs(weight_kg, height_m, sex, inputs, warnings)
     # Images that already hold an SUV need neither dose nor time.
     if unit in (Units.GML, Units.CM2ML):
-        return _from_suv_image(unit=unit, suv_type=suv_type, normalisers=body.normalisers, n=n,
+        return _from_suv_image(unit=unit, suv_type=suv_type, weight_kg=body.weight_kg, height_m=height_m,
+                               sex=sex, normalisers=body.normalisers, n=n,
                                inputs=inputs, warnings=warnings)
 
     dc = _decay_correction_rule(decay_correction, inputs)
     dose = _injected_activity_bq(injected_bq, inputs, warnings)
-    half_life = _radionuclide_half_life_s(half_life_s, inputs)
+    half_life = _radionuclide_half_life_s(half_life_s, radionuclide, inputs, warnings)
     decay = _decay_times(dc, n=n, timing=timing, series_datetime=series_datetime,
                          ge_scan_datetime=ge_scan_datetime, start_datetime=start_datetime, start_time=start_time,
                          half_life_s=half_life, inputs=inputs, warnings=warnings)
@@ -600,7 +819,9 @@ def compute_suv(*, units: str | None, decay_correction: str | None, corrected_im
     bw = _suvbw_factors(unit, weight_kg=body.weight_kg, decayed_bq=decayed, philips_suv_factor=philips_suv_factor,
                         philips_activity_factor=philips_activity_factor, n=n, inputs=inputs)
     return _result(bw=bw, normalisers=body.normalisers, unit=unit, inputs=inputs, warnings=warnings,
-                   decay_times=decay.seconds, rule=decay.rule)
+                   decay_times=decay.seconds, rule=decay.rule, conversion=_CONVERSIONS[
+                       "philips_suv_factor" if "philips_suv_factor" in inputs else
+                       "philips_activity_factor" if "philips_activity_factor" in inputs else "bqml"])
 
 
 def _per_slice(values: Sequence[float | None] | None, n: int) -> list[float | None] | None:
@@ -620,45 +841,99 @@ def _seconds(later: datetime, earlier: datetime) -> float:
     return (later - earlier).total_seconds()
 
 
+#: How BQML and CNTS pixel values become SUVbw (QIBA).
+_CONVERSIONS = {
+    "bqml": "SUVbw = C [Bq/mL] x W [g] / injected activity decayed to the scan reference time [Bq] (QIBA)",
+    "philips_activity_factor": "SUVbw = counts x (7053,1009) [Bq/mL per count] x W [g] / decayed injected "
+                               "activity [Bq] (QIBA, Philips CNTS)",
+    "philips_suv_factor": "SUVbw = counts x (7053,1000) Philips SUV scale factor (QIBA, Philips CNTS)",
+}
+
+
 def _result(*, bw: list[float], normalisers: dict[str, float], unit: Units, inputs: dict[str, SuvInput],
-            warnings: list[str], decay_times: Sequence[float] | None, rule: str) -> SuvResult:
+            warnings: list[str], decay_times: Sequence[float] | None, rule: str, conversion: str) -> SuvResult:
     weight_g = normalisers["bw"]
     factors = {name: tuple(f * norm / weight_g for f in bw) for name, norm in normalisers.items()}
     return SuvResult(factor=tuple(bw), factors=factors, units=unit.value, suv_type="BW", inputs=inputs,
                      warnings=tuple(warnings), decay_time_s=None if decay_times is None else tuple(decay_times),
-                     reference_rule=rule)
+                     reference_rule=rule, conversion=conversion)
 
 
-_SUV_TYPE_NORMALISER = {SuvType.BW: "bw", SuvType.LBMJANMA: "lbm_janmahasatian", SuvType.IBW: "ibw",
-                        SuvType.BSA: "bsa"}
+#: The normaliser each stored SUVType divides by, as a formula (IBSI; DICOM PS3.3 C.8.9.1.1.4).
+SUV_TYPE_FORMULAS = {
+    SuvType.BW: "body weight W",
+    SuvType.LBM: "LBM James (DICOM LBM): M 1.10 W - 120 (W/H)^2, F 1.07 W - 148 (W/H)^2, W kg, H cm",
+    SuvType.LBMJAMES128: "LBM James 128: M 1.10 W - 128 (W/H)^2, F 1.07 W - 148 (W/H)^2, W kg, H cm",
+    SuvType.LBMJANMA: "LBM Janmahasatian: M 9270 W / (6680 + 216 BMI), F 9270 W / (8780 + 244 BMI)",
+    SuvType.BSA: "BSA Du Bois: 0.007184 W^0.425 H^0.725 (cm2), W kg, H cm",
+    SuvType.IBW: "IBW (IBSI): M 48.0 + 1.06 (H - 152), F 45.5 + 0.91 (H - 152), H cm",
+}
 
 
-def _from_suv_image(*, unit: Units, suv_type: str | None, normalisers: dict[str, float], n: int,
-                    inputs: dict[str, SuvInput], warnings: list[str]) -> SuvResult:
-    """GML / CM2ML images: convert the stored SUV type to SUVbw (IBSI)."""
+def _stored_type_normaliser(stored: SuvType, *, weight_kg: float, height_m: float, sex: str) -> float:
+    """The normaliser of a stored SUV type in g (cm2 for BSA) for sex M or F."""
+    if stored is SuvType.BW:
+        return weight_kg * 1000.0
+    if stored is SuvType.BSA:
+        return bsa_du_bois_m2(weight_kg=weight_kg, height_m=height_m) * 1.0e4
+    if stored is SuvType.LBMJANMA:
+        return lbm_janmahasatian_kg(weight_kg=weight_kg, height_m=height_m, sex=sex) * 1000.0
+    if stored is SuvType.IBW:
+        return ibw_ibsi_kg(height_m=height_m, sex=sex) * 1000.0
+    coefficient = 128.0 if stored is SuvType.LBMJAMES128 else 120.0
+    return lbm_james_kg(weight_kg=weight_kg, height_m=height_m, sex=sex, male_coefficient=coefficient) * 1000.0
+
+
+def _stored_suv_type(unit: Units, suv_type: str | None, inputs: dict[str, SuvInput],
+                     warnings: list[str]) -> SuvType:
+    """(0054,1006) SUVType of a GML / CM2ML image (BW or BSA when absent, with a warning)."""
     if suv_type is None or str(suv_type).strip() == "":
-        if unit is Units.CM2ML:
-            stored = SuvType.BSA
-            warnings.append("(0054,1006) SUVType is missing: CM2ML read as SUVbsa")
-        else:
-            stored = SuvType.BW
-            warnings.append("(0054,1006) SUVType is missing: GML read as SUVbw")
-    else:
-        try:
-            stored = SuvType(str(suv_type).strip().upper())
-        except ValueError:
-            raise SuvError(f"(0054,1006) SUVType value '{suv_type}' is not supported "
-                           f"(expected one of {', '.join(t.value for t in SuvType)})") from None
-        inputs["suv_type"] = SuvInput(stored.value, "", "(0054,1006) SUVType")
-    if stored is SuvType.LBM:
-        raise SuvError("(0054,1006) SUVType LBM (James) cannot be converted: gliopet uses the "
-                       "Janmahasatian lean body mass (LBMJANMA)")
+        stored = SuvType.BSA if unit is Units.CM2ML else SuvType.BW
+        warnings.append(f"(0054,1006) SUVType is missing: {unit.value} read as SUV{stored.value.lower()}")
+        return stored
+    try:
+        stored = SuvType(str(suv_type).strip().upper())
+    except ValueError:
+        raise SuvError(f"(0054,1006) SUVType value '{suv_type}' is not supported "
+                       f"(expected one of {', '.join(t.value for t in SuvType)})") from None
+    inputs["suv_type"] = SuvInput(stored.value, "", "(0054,1006) SUVType")
     if (unit is Units.CM2ML) != (stored is SuvType.BSA):
         raise SuvError(f"(0054,1006) SUVType {stored.value} does not match (0054,1001) Units {unit.value}")
-    key = _SUV_TYPE_NORMALISER[stored]
-    if key not in normalisers:
-        raise SuvError(f"(0010,1020) PatientSize / (0010,0040) PatientSex are needed to convert "
-                       f"SUVType {stored.value} images to SUVbw")
-    bw = [normalisers["bw"] / normalisers[key]] * n
-    return _result(bw=bw, normalisers=normalisers, unit=unit, inputs=inputs, warnings=warnings,
-                   decay_times=None, rule=f"suv_image_{stored.value.lower()}")
+    return stored
+
+
+def _from_suv_image(*, unit: Units, suv_type: str | None, weight_kg: float, height_m: float | None,
+                    sex: str | None, normalisers: dict[str, float], n: int, inputs: dict[str, SuvInput],
+                    warnings: list[str]) -> SuvResult:
+    """GML / CM2ML images: convert the stored SUV type to SUVbw, ``SUVbw = SUVtype x W / normaliser`` (IBSI).
+
+    Sex O (other) takes the mean of the male and female factors, with a
+    warning; a missing height (any type but BW) or sex (LBM and IBW types)
+    is refused.
+    """
+    stored = _stored_suv_type(unit, suv_type, inputs, warnings)
+    if stored is not SuvType.BW and (height_m is None or not HEIGHT_M_RANGE[0] <= height_m <= HEIGHT_M_RANGE[1]):
+        raise SuvError(f"(0010,1020) PatientSize is missing or implausible; needed to convert SUVType "
+                       f"{stored.value} images to SUVbw")
+    sexes: tuple[str, ...] = ("M",)
+    if stored not in (SuvType.BW, SuvType.BSA):
+        if sex not in ("M", "F", "O"):
+            raise SuvError(f"(0010,0040) PatientSex is missing or not M, F or O; needed to convert SUVType "
+                           f"{stored.value} images to SUVbw")
+        sexes = ("M", "F") if sex == "O" else (sex,)
+    if len(sexes) == 2:
+        warnings.append(f"(0010,0040) PatientSex is O (other): the SUVType {stored.value} conversion is the mean "
+                        "of the male and female factors (IBSI)")
+    weight_g = weight_kg * 1000.0
+    factors = [weight_g / _stored_type_normaliser(stored, weight_kg=weight_kg, height_m=height_m or 0.0, sex=s)
+               for s in sexes]
+    factor = sum(factors) / len(factors)
+    if not (math.isfinite(factor) and factor > 0):
+        raise SuvError(f"(0010,1020) PatientSize / (0010,1030) PatientWeight give a non-positive "
+                       f"{stored.value} normaliser; the SUVType cannot be converted to SUVbw")
+    conversion = (f"SUVbw = SUV{stored.value.lower()} x W / normaliser, {SUV_TYPE_FORMULAS[stored]}"
+                  + (" (mean of the male and female factors)" if len(sexes) == 2 else ""))
+    if stored is SuvType.BW:
+        conversion = "the image holds SUVbw: factor 1"
+    return _result(bw=[factor] * n, normalisers=normalisers, unit=unit, inputs=inputs, warnings=warnings,
+                   decay_times=None, rule=f"suv_image_{stored.value.lower()}", conversion=conversion)

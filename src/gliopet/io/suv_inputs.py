@@ -20,7 +20,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ..errors import DicomError, GliopetError, SuvError
-from ..suv import PetTiming, SuvResult, compute_suv
+from ..suv import PetTiming, SuvResult, compute_suv, identify_radionuclide
 from ..volume import Volume
 from .dicom import SeriesHeaders, load_series_headers, volume_from_headers
 
@@ -160,7 +160,17 @@ def suv_inputs_from_headers(headers: SeriesHeaders) -> dict[str, Any]:
         philips_activity_factor=philips_acf if any(v is not None for v in philips_acf) else None,
         suv_type=str(first.get("SUVType")) if first.get("SUVType") else None,
         n_slices=len(headers.frames),
+        radionuclide=_radionuclide(rp),
     )
+
+
+def _radionuclide(rp: Dataset) -> str | None:
+    """The radionuclide the (0054,0016) item names: its (0054,0300) code sequence, else the radiopharmaceutical."""
+    codes = rp.get("RadionuclideCodeSequence") or []
+    from_code = identify_radionuclide(*(str(c.get("CodeMeaning", "")) for c in codes))
+    if from_code is not None:
+        return from_code
+    return identify_radionuclide(str(rp.get("Radiopharmaceutical", "") or ""))
 
 
 def suv_for_headers(headers: SeriesHeaders) -> SuvResult:
