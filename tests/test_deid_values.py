@@ -111,7 +111,8 @@ def test_nested_items_get_the_same_uids_and_shift_as_the_main_dataset():
     assert ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID == ds.SOPInstanceUID == new_uid(KEY, "1.2.3.4")
     assert ds.ReferencedImageSequence[0].ReferencedSOPClassUID == "1.2.840.10008.5.1.4.1.1.2"  # a class, kept
     assert ds.ReferencedImageSequence[0].PatientName in ("", None)  # Z: zero length
-    assert "PersonName" not in ds.RadiopharmaceuticalInformationSequence[0]
+    person = ds.RadiopharmaceuticalInformationSequence[0].PersonName  # Table E.1-1 D: a non-empty dummy
+    assert person and "DOE" not in str(person)
     assert ds.RadiopharmaceuticalInformationSequence[0].RadiopharmaceuticalStartDateTime == \
         shift_dt("20240301100000", patient.shift_days)
     assert ds.AcquisitionDateTime == shift_dt("20240301110000", patient.shift_days)
