@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from ..errors import InputError
-from ._files import Staging, check_writable_file, subject_labels
+from ._files import Staging, atomic_write_dataset, check_writable_file, subject_labels
 from ._masks import ROI_NAMES, RoiMasks
 from ._source import ExportStudy, load_stored_study, stored_studies, study_from_record
 from .nifti import write_dataset_description, write_nifti_study
@@ -45,6 +45,9 @@ def _kind(kind: str) -> str:
 
 def export_store(db: str | None, outs: Mapping[str, str | Path], *, patients: Sequence[str] = ()) -> Iterator[str]:
     """Export every measured study of the store (of ``patients``) as each kind into its folder.
+
+    Each study's primary PET time point (the one its ROIs were placed on) is
+    exported; the other time points of a study are not (yet).
 
     Parameters
     ----------
@@ -78,8 +81,6 @@ def export_store(db: str | None, outs: Mapping[str, str | Path], *, patients: Se
             study = load_stored_study(stored, with_ct="nifti" in kinds)
             seg = build_seg(study) if {"seg", "sr"} & kinds.keys() else None
             if "seg" in kinds:
-                from ._files import atomic_write_dataset
-
                 atomic_write_dataset(seg, stagings["seg"].path / f"{study.stem}_seg.dcm")
             if "sr" in kinds:
                 write_sr(study, stagings["sr"].path / f"{study.stem}_sr.dcm", seg=seg)
@@ -117,8 +118,6 @@ def export_study(study_record, *, seg: str | Path | None = None, sr: str | Path 
     if seg is not None:
         segmentation = build_seg(study)
         report = build_sr(study, segmentation) if sr is not None else None
-        from ._files import atomic_write_dataset
-
         written.append(atomic_write_dataset(segmentation, seg))
         if report is not None:
             written.append(atomic_write_dataset(report, sr))
