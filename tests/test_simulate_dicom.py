@@ -1,6 +1,7 @@
 """The simulation's DICOM writer: PET (three vendor flavours), CT and MR, read back for real."""
 
 import hashlib
+import math
 import shutil
 import subprocess
 from datetime import datetime
@@ -71,7 +72,11 @@ def test_pet_header_has_everything_suv_needs(tmp_path, flavour, manufacturer, un
     assert "ATTN" in ds.CorrectedImage and "DECY" in ds.CorrectedImage
     assert (ds.SeriesDate, ds.SeriesTime[:6]) == ("20210304", "100000")
     assert (ds.AcquisitionDate, ds.AcquisitionTime[:6]) == ("20210304", "100000")
-    assert float(ds.FrameReferenceTime) == 0.0 and int(ds.ActualFrameDuration) == 600_000  # ms
+    # FrameReferenceTime: the frame's average count-rate time after its start (the series time), IBSI
+    # t_avg = ln(lambda T / (1 - exp(-lambda T))) / lambda, T = 600 s, as scanners write it (issue 16).
+    lam = math.log(2) / HALF_LIFE_S
+    t_avg_ms = 1000 * math.log(lam * 600 / (1 - math.exp(-lam * 600))) / lam
+    assert float(ds.FrameReferenceTime) == pytest.approx(t_avg_ms, abs=0.05) and int(ds.ActualFrameDuration) == 600_000
     assert float(ds.PatientWeight) == 70.0 and float(ds.PatientSize) == 1.68 and ds.PatientSex == "F"
     rp = ds.RadiopharmaceuticalInformationSequence[0]
     assert float(rp.RadionuclideTotalDose) == 150e6  # Bq

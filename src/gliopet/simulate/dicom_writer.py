@@ -38,7 +38,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
 
-from ..decay import decay_factor, decayed_activity_bq
+from ..decay import average_count_rate_time_s, decay_factor, decayed_activity_bq
 from ..errors import InputError
 from ..volume import Volume
 from .protocol import OSEM_ITERATIONS, OSEM_SUBSETS, POST_FILTER_FWHM_MM
@@ -283,8 +283,15 @@ def _pet_isotope_and_orientation(ds: Dataset, series: PetSeriesInfo) -> None:
 
 
 def _pet_image_module(ds: Dataset, series: PetSeriesInfo, *, k: int, elapsed_s: float) -> None:
-    """PET Image module (C.8.9.4): frame timing and the decay factor back to injection."""
-    ds.FrameReferenceTime = f"{0.0:.1f}"
+    """PET Image module (C.8.9.4): frame timing and the decay factor back to injection.
+
+    FrameReferenceTime is the time of the frame's average count rate after the
+    series reference time (the frame starts at it), as scanners write it:
+    ``t_avg(T) = ln(lambda T / (1 - exp(-lambda T))) / lambda`` (IBSI).
+    """
+    frame_reference_ms = 1000.0 * average_count_rate_time_s(frame_duration_s=series.frame_duration_s,
+                                                             half_life_s=series.half_life_s)
+    ds.FrameReferenceTime = f"{frame_reference_ms:.1f}"
     ds.ImageIndex = k + 1
     ds.ActualFrameDuration = int(round(series.frame_duration_s * 1000))
     ds.DecayFactor = f"{1.0 / decay_factor(elapsed_s, series.half_life_s):.6g}"
