@@ -54,19 +54,21 @@ def test_ge_like_series_time_reset_uses_private_scan_time(tmp_path):
     assert "GEMS_PETD_01" in report["inputs"]["scan_reference_datetime"]["source"]
 
 
-def test_philips_like_cnts_with_private_suv_factor_per_slice(tmp_path):
-    paths = write_series(tmp_path, stored(), header={**pet_header(units="CNTS"),
-                                                     "Manufacturer": "Philips Medical Systems"})
-    suv_factors = [0.0011, 0.0012, 0.0013]
-    for path, value in zip(paths, suv_factors):
+def test_philips_like_cnts_with_private_suv_factor(tmp_path):
+    # (7053,1000) multiplies the rescaled counts; it is one per series (issue 16 rule 3:
+    # tests/test_suv_series.py refuses instances that disagree on it), while RescaleSlope varies.
+    paths = write_series(tmp_path, stored(), slopes=[0.5, 1.0, 2.0],
+                         header={**pet_header(units="CNTS"), "Manufacturer": "Philips Medical Systems"})
+    for path in paths:
         ds = pydicom.dcmread(path)
-        add_private(ds, 0x7053, "Philips PET Private Group", 0x00, "DS", str(value))
+        add_private(ds, 0x7053, "Philips PET Private Group", 0x00, "DS", "0.0012")
         add_private(ds, 0x7053, "Philips PET Private Group", 0x09, "DS", "2.0")
         ds.save_as(path)
     report = suv_report_for_series(tmp_path)
-    assert report["factor"] == pytest.approx(suv_factors, rel=1e-12)
+    assert report["factor"] == pytest.approx(0.0012, rel=1e-12)
     vol = read_suv_volume(tmp_path)
-    np.testing.assert_allclose(vol.array[:, 0, 0], [1000 * f for f in suv_factors], rtol=1e-6)
+    # stored 1000 x slopes 0.5, 1, 2 counts x 0.0012
+    np.testing.assert_allclose(vol.array[:, 0, 0], [1000 * s * 0.0012 for s in (0.5, 1.0, 2.0)], rtol=1e-6)
 
 
 def test_philips_like_cnts_activity_factor_only(tmp_path):

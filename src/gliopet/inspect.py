@@ -52,11 +52,13 @@ def _series_entry(info: SeriesInfo, injections: dict[str, dict[str, Any]]) -> di
         "n_files": info.n_files,
     }
     try:
-        headers = load_series_headers(info.files[0])
+        headers = load_series_headers(info.files[0], allow_different_duplicates=True)
     except GliopetError as exc:
         entry["readable"] = False
         entry["error"] = str(exc)
         return entry
+    if headers.duplicates:
+        entry["duplicates"] = [d.as_dict() for d in headers.duplicates]
     first = headers.first
     spacing = np.linalg.norm(headers.affine[:3, :3], axis=0)
     entry.update({
@@ -179,6 +181,9 @@ def format_inspection(result: dict[str, Any]) -> str:
             dims = "x".join(str(d) for d in s["dimensions"])
             spacing = " x ".join(f"{v:g}" for v in s["spacing_mm"])
             lines.append(f"{head}  {dims} voxels, {spacing} mm, {s['series_datetime'] or 'no series time'}")
+            for d in s.get("duplicates", []):
+                lines.append(f"    duplicate instance: {d['dropped']} has the SOPInstanceUID of {d['kept']} "
+                             f"({'byte-identical' if d['byte_identical'] else 'NOT byte-identical: measure refuses'})")
             suv = s.get("suv")
             if suv is None:
                 continue

@@ -21,6 +21,7 @@ C.7.6.16 Multi-frame Functional Groups; C.11.1 Modality LUT Module.
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 import logging
@@ -510,13 +511,34 @@ def _enhanced_frames(path: Path, ds: Dataset, rows: int, columns: int, n_frames:
 
 
 @dataclass(frozen=True)
+class DuplicateInstance:
+    """A file holding the same (0008,0018) SOPInstanceUID as another file of its series; it was not used."""
+
+    sop_instance_uid: str
+    kept: Path
+    path: Path
+    header: Dataset = field(repr=False, compare=False)
+    identical: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sop_instance_uid": self.sop_instance_uid, "kept": str(self.kept), "dropped": str(self.path),
+                "byte_identical": self.identical}
+
+
+@dataclass(frozen=True)
 class SeriesHeaders:
-    """The frames of one series, sorted along the slice normal, with the stack geometry."""
+    """The frames of one series, sorted along the slice normal, with the stack geometry.
+
+    ``duplicates`` are the files not used because another file of the series
+    holds the same SOPInstanceUID; ``warnings`` say so.
+    """
 
     info: SeriesInfo
     frames: tuple[_Frame, ...]
     affine: np.ndarray
     normal: np.ndarray
+    duplicates: tuple[DuplicateInstance, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def first(self) -> Dataset:
@@ -589,19 +611,65 @@ def _stack_geometry(frames: list[_Frame], label: str) -> tuple[list[_Frame], np.
     return frames, affine, normal
 
 
+def _same_bytes(a: Path, b: Path) -> bool:
+    return filecmp.cmp(a, b, shallow=False)
+
+
+def _duplicate_instances(files: Sequence[Path], datasets: dict[Path, Dataset], *,
+                         allow_different: bool) -> tuple[list[Path], list[DuplicateInstance]]:
+    """The files to use (the first of each SOPInstanceUID, in path order) and the duplicates left out.
+
+    Raises
+    ------
+    DicomError
+        Two files with one SOPInstanceUID that are not byte-identical, unless ``allow_different``.
+    """
+    first_of: dict[str, Path] = {}
+    kept: list[Path] = []
+    duplicates: list[DuplicateInstance] = []
+    for file in files:
+        uid = _text(datasets[file], "SOPInstanceUID")
+        if not uid or uid not in first_of:
+            if uid:
+                first_of[uid] = file
+            kept.append(file)
+            continue
+        identical = _same_bytes(first_of[uid], file)
+        if not identical and not allow_different:
+            raise DicomError(f"{file}: (0008,0018) SOPInstanceUID is also that of {first_of[uid]} and the two files "
+                             "differ; one instance, two contents: remove the wrong file")
+        duplicates.append(DuplicateInstance(uid, first_of[uid], file, datasets[file], identical))
+    return kept, duplicates
+
+
+def _duplicate_warnings(duplicates: Sequence[DuplicateInstance]) -> tuple[str, ...]:
+    return tuple(f"{d.path}: (0008,0018) SOPInstanceUID duplicates {d.kept} "
+                 f"({'byte-identical' if d.identical else 'NOT byte-identical'}): only {d.kept} is used"
+                 for d in duplicates)
+
+
 def load_series_headers(path: str | Path, *, series_uid: str | None = None,
-                        modality: str | None = None, progress: bool = False) -> SeriesHeaders:
-    """Headers and stack geometry of the series at ``path`` (no pixel data read)."""
+                        modality: str | None = None, progress: bool = False,
+                        allow_different_duplicates: bool = False) -> SeriesHeaders:
+    """Headers and stack geometry of the series at ``path`` (no pixel data read).
+
+    Files sharing a SOPInstanceUID: the first (in path order) is used and the
+    others are listed in ``duplicates`` with a warning when byte-identical;
+    otherwise the series is refused, unless ``allow_different_duplicates``
+    (``inspect`` and ``suv``, which report them).
+    """
     path = Path(path)
     if not path.exists():
         raise DicomError(f"{path}: no such file or directory")
     info, datasets = _select_series(path, series_uid, modality, progress=progress)
+    files, duplicates = _duplicate_instances(info.files, datasets, allow_different=allow_different_duplicates)
     frames: list[_Frame] = []
-    for file in info.files:
+    for file in files:
         frames.extend(_guarded(_frames_of, file, datasets[file]))
     label = str(path)
     frames, affine, normal = _stack_geometry(frames, label)
-    return SeriesHeaders(info=info, frames=tuple(frames), affine=affine, normal=normal)
+    return SeriesHeaders(info=info, frames=tuple(frames), affine=affine, normal=normal,
+                         duplicates=tuple(duplicates), warnings=_duplicate_warnings(duplicates))
 
 
 def _stored_pixel_bytes(path: Path, ds: Dataset) -> bytes:

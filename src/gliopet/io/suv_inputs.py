@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -105,9 +105,83 @@ def _number(value: Any, tag: str) -> float | None:
         raise SuvError(f"{tag} value '{value}' is not a number") from None
 
 
+#: The attributes the SUV depends on that every instance of a series must share (issue 16, rule 3).
+#: Per-slice RescaleSlope and per-frame times are per-instance by design and not listed.
+_SERIES_CONSTANT = (
+    ("(0054,1001) Units", lambda ds, rp: _text_value(ds.get("Units"))),
+    ("(0054,1102) DecayCorrection", lambda ds, rp: _text_value(ds.get("DecayCorrection"))),
+    ("(0028,0051) CorrectedImage", lambda ds, rp: _text_value(ds.get("CorrectedImage"))),
+    ("(0010,1030) PatientWeight", lambda ds, rp: _number_value(ds.get("PatientWeight"))),
+    ("(0010,1020) PatientSize", lambda ds, rp: _number_value(ds.get("PatientSize"))),
+    ("(0010,0040) PatientSex", lambda ds, rp: _text_value(ds.get("PatientSex"))),
+    ("(0054,1006) SUVType", lambda ds, rp: _text_value(ds.get("SUVType"))),
+    ("(0018,1074) RadionuclideTotalDose", lambda ds, rp: _number_value(rp.get("RadionuclideTotalDose"))),
+    ("(0018,1075) RadionuclideHalfLife", lambda ds, rp: _number_value(rp.get("RadionuclideHalfLife"))),
+    ("(0018,1078) RadiopharmaceuticalStartDateTime",
+     lambda ds, rp: _text_value(rp.get("RadiopharmaceuticalStartDateTime"))),
+    ("(0018,1072) RadiopharmaceuticalStartTime", lambda ds, rp: _text_value(rp.get("RadiopharmaceuticalStartTime"))),
+    ("(0009,100D) GE private scan date/time", lambda ds, rp: _text_value(_private(ds, 0x0009, GE_CREATOR, 0x0D))),
+    ("(7053,1000) Philips private SUV scale factor",
+     lambda ds, rp: _number_value(_private(ds, 0x7053, PHILIPS_CREATOR, 0x00))),
+    ("(7053,1009) Philips private activity concentration scale factor",
+     lambda ds, rp: _number_value(_private(ds, 0x7053, PHILIPS_CREATOR, 0x09))),
+)
+
+
+def _text_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return tuple(str(v).strip().upper() for v in value)
+    return str(value).strip().upper() or None
+
+
+def _number_value(value: Any) -> Any:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value).strip()
+
+
+def check_one_set_of_inputs(instances: list[tuple[Path, Dataset]]) -> None:
+    """Refuse a series whose instances disagree on an attribute the SUV depends on (naming two files).
+
+    Raises
+    ------
+    SuvError
+        ``"<file>: (0010,1030) PatientWeight differs between instances of one series: 70 in A, 72 in B"``.
+    """
+    first_path, first = instances[0]
+    first_values = [read(first, _radiopharmaceutical(first)) for _, read in _SERIES_CONSTANT]
+    for path, ds in instances[1:]:
+        if ds is first:
+            continue
+        rp = _radiopharmaceutical(ds)
+        for (attribute, read), expected in zip(_SERIES_CONSTANT, first_values):
+            value = read(ds, rp)
+            if value != expected:
+                raise SuvError(f"{attribute} differs between instances of one series: {_shown(expected)} in "
+                               f"{first_path}, {_shown(value)} in {path}; one series must have one set of SUV inputs")
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "absent"
+    return "\\".join(value) if isinstance(value, tuple) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _radiopharmaceutical(ds: Dataset) -> Dataset:
+    sequence = ds.get("RadiopharmaceuticalInformationSequence")
+    return sequence[0] if sequence else Dataset()
+
+
 def suv_inputs_from_headers(headers: SeriesHeaders) -> dict[str, Any]:
     """Keyword arguments of :func:`gliopet.suv.compute_suv` for one series."""
     first = headers.first
+    check_one_set_of_inputs([(f.path, f.header) for f in headers.frames]
+                            + [(d.path, d.header) for d in getattr(headers, "duplicates", ())])
     radiopharm = first.get("RadiopharmaceuticalInformationSequence")
     rp = radiopharm[0] if radiopharm else Dataset()
     corrected = first.get("CorrectedImage")
@@ -180,7 +254,10 @@ def suv_for_headers(headers: SeriesHeaders) -> SuvResult:
     if modality != "PT":
         raise DicomError(f"{label}: (0008,0060) Modality is '{headers.info.modality}'; SUV needs a PET (PT) series")
     try:
-        return compute_suv(**suv_inputs_from_headers(headers))
+        result = compute_suv(**suv_inputs_from_headers(headers))
+        if headers.warnings:
+            result = replace(result, warnings=tuple(headers.warnings) + result.warnings)
+        return result
     except SuvError as exc:
         raise SuvError(f"{label}: {exc}") from None
     except GliopetError:
@@ -192,9 +269,11 @@ def suv_for_headers(headers: SeriesHeaders) -> SuvResult:
 
 def suv_report_for_series(path: str | Path) -> dict[str, Any]:
     """The ``gliopet suv --json`` object for the series at ``path``."""
-    headers = load_series_headers(path, modality=None if Path(path).is_file() else "PT")
+    headers = load_series_headers(path, modality=None if Path(path).is_file() else "PT",
+                                  allow_different_duplicates=True)
     result = suv_for_headers(headers)
     report = result.as_dict()
+    report["duplicates"] = [d.as_dict() for d in headers.duplicates]
     report["series"] = {
         "series_instance_uid": headers.info.series_uid,
         "n_slices": len(headers.frames),
