@@ -245,3 +245,41 @@ def test_duration_weighted_mean_by_hand():
     np.testing.assert_allclose(duration_weighted_mean(frames, [300.0, 600.0]), 4.0, rtol=1e-15)
     with pytest.raises(SuvError, match="ActualFrameDuration"):
         duration_weighted_mean(frames, [300.0, 0.0])
+
+
+# ------------------------------------------------------------ rule 9: volumes too thin for the SUVpeak sphere
+
+
+def _volume(array, spacing_mm=2.0):
+    from gliopet.volume import Volume
+
+    affine = np.diag([spacing_mm, spacing_mm, spacing_mm, 1.0])
+    return Volume(np.asarray(array, dtype=np.float32), affine, {})
+
+
+def test_suvpeak_is_null_with_a_warning_when_the_sphere_does_not_fit():
+    # 1 mL sphere: diameter 2 (3000 / 4 pi)^(1/3) = 12.4 mm; 3 slices of 2 mm span 6 mm: it never fits.
+    from gliopet.measure import measure_rois, suv_peak
+
+    thin = _volume(np.full((3, 21, 21), 3.0))
+    voi = np.ones(thin.shape, bool)
+    peak = suv_peak(thin, voi)
+    assert peak.suvpeak is None and peak.centre_ijk is None
+    assert "fits inside the image at no centre of the lesion VOI" in peak.warning
+    record = measure_rois(thin, voi_mask=voi, background_centre_ijk=(10.0, 10.0, 1.0)).to_dict()
+    assert record["suvpeak"] is None and record["suvpeak_sphere"]["centre_ijk"] is None
+    assert any("SUVpeak not computed" in w for w in record["warnings"])
+
+
+def test_suvpeak_uses_only_whole_spheres():
+    # Uniform 3.0 in 15 slices of 2 mm (30 mm): a whole sphere fits in the middle: SUVpeak = 3.0 exactly.
+    # A hot edge slice (10.0 on k = 0) would raise a sphere cut by the edge; only whole spheres count,
+    # so the centre is at least the sphere's radius (6.2 mm) from the image's edge, the outer face of
+    # slice 0 (1 mm before its centre): 2 k + 1 >= 6.2, k >= 2.6, so k >= 3.
+    from gliopet.measure import suv_peak
+
+    array = np.full((15, 21, 21), 3.0)
+    assert suv_peak(_volume(array), np.ones(array.shape, bool)).suvpeak == pytest.approx(3.0, rel=1e-12)
+    array[0] = 10.0
+    peak = suv_peak(_volume(array), np.ones(array.shape, bool))
+    assert peak.centre_ijk[2] >= 3 and peak.suvpeak < 10.0

@@ -315,7 +315,8 @@ def format_record(record: dict[str, Any]) -> str:
     lines = [
         f"SUVmax             {record['suvmax']:.3f} {units}",
         f"SUVmean (1 cm)     {record['suvmean_1cm']:.3f} {units}",
-        f"SUVpeak (1 mL)     {record['suvpeak']:.3f} {units}",
+        "SUVpeak (1 mL)     " + ("- (see warning)" if record["suvpeak"] is None
+                                 else f"{record['suvpeak']:.3f} {units}"),
         f"BTV (1.6 x bg)     {record['btv_ml']:.2f} mL, SUVmean "
         + ("-" if btv_mean is None else f"{btv_mean:.3f} {units}"),
         f"background SUVmax  {record['bg_suvmax']:.3f} {units}",

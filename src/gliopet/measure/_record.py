@@ -83,8 +83,9 @@ class Measurement:
             "units": {"suv": self.units, "btv": "mL", "tbr": "1", "positions": "LPS mm"},
             "lesion": self.lesion.to_dict(),
             "background": self.background.to_dict(),
-            "suvpeak_sphere": {"centre_lps_mm": [round(v, 3) for v in self.peak.centre_lps_mm],
-                               "centre_ijk": list(self.peak.centre_ijk),
+            "suvpeak_sphere": {"centre_lps_mm": None if self.peak.centre_lps_mm is None
+                               else [round(v, 3) for v in self.peak.centre_lps_mm],
+                               "centre_ijk": None if self.peak.centre_ijk is None else list(self.peak.centre_ijk),
                                "volume_ml": round(self.peak.volume_ml, 4)},
             "btv": {"threshold": self.btv.threshold, "n_voxels": self.btv.n_voxels},
         }
@@ -122,7 +123,7 @@ def measure_rois(pet: Volume, *, voi_mask: np.ndarray, background_centre_ijk: tu
     btv = biological_tumour_volume(pet, seed_ijk=seed, bg_mean=background.suvmean, within=brain_mask)
     tbr = tumour_to_background(lesion_suvmax=lesion.suvmax, lesion_suvmean=lesion.suvmean,
                                bg_suvmax=background.suvmax, bg_suvmean=background.suvmean)
-    warnings = []
+    warnings = [] if peak.warning is None else [peak.warning]
     if brain_mask is not None:
         brain_ml = float(np.count_nonzero(brain_mask)) * pet.voxel_volume_ml
         if btv.volume_ml > BTV_WARN_BRAIN_FRACTION * brain_ml:

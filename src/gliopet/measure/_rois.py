@@ -73,6 +73,9 @@ RIM_SAMPLE_STEP_MM = 0.01
 #: Sphere means within this relative difference of the best count as equal
 #: (FFT convolution round-off is ~1e-15).
 PEAK_TIE_TOLERANCE = 1e-9
+#: A sphere whose in-image weight is within this relative amount of its full weight lies inside the
+#: image (FFT round-off ~1e-15); below it the sphere is cut by the image edge and is not 1 mL.
+SPHERE_FIT_RTOL = 1e-9
 #: Where a lesion's uptake reaches, for keeping the background ROI clear of
 #: it (:func:`lesion_extent`): voxels at or above this fraction of the
 #: lesion's hottest voxel, connected to it; 41 % of SUVmax is the EANM
@@ -177,12 +180,17 @@ def region_roi(volume: Volume, mask: np.ndarray, *, method: str) -> RegionRoi:
 
 @dataclass(frozen=True, slots=True)
 class PeakSphere:
-    """SUVpeak: the highest mean of a 1 mL sphere and where it sits."""
+    """SUVpeak: the highest mean of a 1 mL sphere and where it sits.
 
-    suvpeak: float
-    centre_ijk: tuple[int, int, int]
-    centre_lps_mm: tuple[float, float, float]
+    ``suvpeak`` and the centre are None when the sphere fits in the image at no
+    centre of the VOI (a volume too thin around the lesion); ``warning`` says so.
+    """
+
+    suvpeak: float | None
+    centre_ijk: tuple[int, int, int] | None
+    centre_lps_mm: tuple[float, float, float] | None
     volume_ml: float
+    warning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,8 +393,10 @@ def suv_peak(volume: Volume, voi_mask: np.ndarray, *, sphere_ml: float = SUVPEAK
     mean at every voxel centre is computed by FFT convolution, and the highest
     mean over centres inside the VOI is returned. The sphere may extend beyond
     the VOI (PERCIST: the sphere is placed within the tumour's hottest region,
-    not clipped to it). Near the image edge the mean is taken over the part of
-    the sphere inside the image.
+    not clipped to it). Only centres where the whole sphere lies inside the
+    image count: a partial sphere is never reported as 1 mL. Where none does
+    (a volume too thin for the 12.4 mm sphere around the lesion), SUVpeak is
+    None with a warning.
 
     References
     ----------
@@ -405,7 +415,14 @@ def suv_peak(volume: Volume, voi_mask: np.ndarray, *, sphere_ml: float = SUVPEAK
     numerator = _convolve_same(values, kernel)
     denominator = _convolve_same(np.ones_like(values), kernel)
     means = numerator / np.maximum(denominator, 1e-12)
-    candidates = np.where(mask[box], means, -np.inf)
+    whole = denominator >= kernel.sum() * (1.0 - SPHERE_FIT_RTOL)  # the sphere lies inside the image
+    candidates = np.where(mask[box] & whole, means, -np.inf)
+    volume_ml = float(kernel.sum() * volume.voxel_volume_ml)
+    if not np.any(np.isfinite(candidates)):
+        return PeakSphere(suvpeak=None, centre_ijk=None, centre_lps_mm=None, volume_ml=volume_ml,
+                          warning=f"SUVpeak not computed: the {diameter:.1f} mm ({sphere_ml:g} mL) sphere fits "
+                                  f"inside the image at no centre of the lesion VOI ({volume.shape[0]} slices of "
+                                  f"{volume.spacing_mm[2]:g} mm); a partial sphere is not 1 mL")
     best = float(candidates.max())
     # Equal means (a plateau wider than the sphere; FFT round-off ~1e-15) are
     # resolved towards the VOI's hottest voxel, so the result does not depend
@@ -418,8 +435,7 @@ def suv_peak(volume: Volume, voi_mask: np.ndarray, *, sphere_ml: float = SUVPEAK
     best = float(means[k - lo[0], j - lo[1], i - lo[2]])
     lps = volume.ijk_to_xyz_mm([i, j, k])
     return PeakSphere(suvpeak=best, centre_ijk=(i, j, k),
-                      centre_lps_mm=tuple(float(v) for v in lps),
-                      volume_ml=float(kernel.sum() * volume.voxel_volume_ml))
+                      centre_lps_mm=tuple(float(v) for v in lps), volume_ml=volume_ml)
 
 
 def biological_tumour_volume(volume: Volume, *, seed_ijk: tuple[int, int, int], bg_mean: float,
