@@ -130,3 +130,12 @@ def test_quarantine_reasons(attribute, value, reason):
     assert quarantine_reason(ds) is None
     setattr(ds, attribute, value)
     assert quarantine_reason(ds).startswith(reason)
+
+
+def test_the_allow_list_uses_the_creators_the_suv_reader_uses():
+    from gliopet.deid import dataset
+    from gliopet.io import suv_inputs
+
+    assert (dataset.GE_CREATOR, dataset.PHILIPS_CREATOR) == (suv_inputs.GE_CREATOR, suv_inputs.PHILIPS_CREATOR)
+    assert set(dataset.SAFE_PRIVATE) == {(0x0009, "GEMS_PETD_01", 0x0D), (0x7053, "Philips PET Private Group", 0x00),
+                                         (0x7053, "Philips PET Private Group", 0x09)}

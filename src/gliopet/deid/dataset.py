@@ -40,12 +40,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydicom.dataelem import DataElement
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID_dictionary
 
 from .._version import __version__
-from ..io.suv_inputs import GE_CREATOR, PHILIPS_CREATOR
 from .dates import shift_da, shift_dt
 from .keyed import date_shift_days, new_uid, pseudonymous_patient_id
 from .profile import BASIC_PROFILE_CODE, OPTION_CODES, PROFILE_EDITION, Action, Profile, load_profile
@@ -55,6 +55,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["PatientPseudonym", "deidentify_dataset", "quarantine_reason", "SAFE_PRIVATE",
            "SECONDARY_CAPTURE_CLASSES", "ENCAPSULATED_DOCUMENT_CLASSES", "DICOMDIR_CLASS", "DUMMY_TEXT"]
 
+#: The private creators of the SUV inputs, as :mod:`gliopet.io.suv_inputs` reads them (a test holds
+#: the two equal; not imported from there, so that a worker process does not load numpy and scipy).
+GE_CREATOR = "GEMS_PETD_01"
+PHILIPS_CREATOR = "Philips PET Private Group"
 #: Private attributes that SUV needs, by (group, private creator, element within the block):
 #: "DT" is a date-time shifted with the other dates, "K" is kept as it is.
 SAFE_PRIVATE = {
@@ -267,16 +271,33 @@ class _Walker:
                     or _OVERLAY_GROUPS[0] <= group <= _OVERLAY_GROUPS[1]:
                 del ds[tag]
                 continue
-            elem = ds[tag]
+            # decided on the raw element's VR: what stays as it is is never decoded and is written back raw
+            vr = _raw_vr(ds, tag)
             action = self.profile.actions.get(tag)
-            if action is not None:
-                self._apply(ds, elem, action)
-            elif elem.VR == "SQ":
-                self.sequence(elem)
-            elif elem.VR in ("DA", "DT"):
-                self._shift(elem)
-            elif elem.VR == "UI" and _is_instance_uid(elem) and not _registered(elem.value):
-                self._new_uids(elem)
+            if action is Action.REMOVE:
+                del ds[tag]
+            elif action is not None:
+                if vr == "SQ" or not (action is Action.KEEP or (action is Action.CLEAN and vr == "TM")):
+                    self._apply(ds, ds[tag], action)
+            elif vr == "SQ":
+                self.sequence(ds[tag])
+            elif vr in ("DA", "DT"):
+                self._shift(ds[tag])
+            elif vr == "UI":
+                elem = ds[tag]
+                if _is_instance_uid(elem) and not _registered(elem.value):
+                    self._new_uids(elem)
+
+
+def _raw_vr(ds: Dataset, tag: int) -> str:
+    """The VR of ``ds``'s element ``tag`` without decoding its value (implicit VR: the dictionary's)."""
+    vr = ds.get_item(tag).VR
+    if vr:
+        return str(vr)
+    try:
+        return dictionary_VR(tag).split(" or ")[0]
+    except KeyError:
+        return "UN"
 
 
 def _registered(value: Any) -> bool:
