@@ -48,6 +48,19 @@ def test_demo_two_patients_from_a_relative_folder_through_the_store(tmp_path):
     html = (out / "report.html").read_text()
     assert "not found or not readable" not in html
     assert _panels(html) == (2, "2 of 2 snapshot(s) embedded.")
+    # the standard exports of both patients (issue 19): SEG and SR that dciodvfy accepts, a BIDS-PET tree
+    export = out / "export"
+    for kind, suffix in (("seg", "seg"), ("sr", "sr")):
+        files = sorted(p.name for p in (export / kind).glob("*.dcm"))
+        assert files == [f"sub-SIM001_ses-1_{suffix}.dcm", f"sub-SIM002_ses-1_{suffix}.dcm"]
+        for name in files:
+            check = subprocess.run(["dciodvfy", str(export / kind / name)], capture_output=True, text=True)
+            assert not [l for l in (check.stdout + check.stderr).splitlines() if l.startswith("Error")], name
+    for pid in ("SIM001", "SIM002"):
+        pet = export / "nifti" / f"sub-{pid}" / "ses-1" / "pet"
+        assert (pet / f"sub-{pid}_ses-1_desc-suv_pet.nii.gz").stat().st_size > 0
+        assert (pet / f"sub-{pid}_ses-1_label-lesion_mask.nii.gz").stat().st_size > 0
+    assert any(line.startswith("exports: DICOM SEG, SR TID 1500 and NIfTI") for line in lines)
     # The folder moved elsewhere and read from a third working directory: the store's paths are relative
     # to the store's own folder, so the panels are still found.
     moved = tmp_path / "moved" / "study"

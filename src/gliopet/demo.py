@@ -12,6 +12,8 @@
    store, and the analysis CSV exported from it.
 5. Check the example 68Ga-Pentixafor batch record for release and write its
    certificate.
+6. Export every measured study from the store as DICOM SEG, SR TID 1500 and
+   NIfTI (BIDS-PET derivative) into ``export/`` (``gliopet export``).
 
 The visual read (``visual``, a column of the clinical CSV here) comes from the
 simulator's ground truth (a lesion was made visible or not): the blinded
@@ -141,5 +143,13 @@ def run_demo(out_dir: str | Path, *, n_patients: int | None = None, workers: int
     decision = run_release_check(batch)
     certificate = write_certificate(decision, out_dir / "release-certificate.html", issued_at=started)
     yield f"radiopharmacy: batch {'released' if decision.released else 'NOT released'}: {certificate}"
+
+    # 6. The standard exports of every measured study, from the store (`gliopet export seg|sr|nifti`);
+    # the report's two lines stay the last ones printed.
+    from .export import export_store
+
+    export_dir = out_dir / "export"
+    lines = list(export_store(str(store), {kind: export_dir / kind for kind in ("seg", "sr", "nifti")}))
+    yield f"exports: DICOM SEG, SR TID 1500 and NIfTI (BIDS-PET) in {export_dir} ({'; '.join(lines)})"
     yield f"report: {html}"
     yield f"report (PDF): {pdf}"
