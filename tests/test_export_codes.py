@@ -95,3 +95,16 @@ def test_sphere_mask_of_one_millilitre_on_a_2mm_grid():
     mask = sphere_mask((11, 11, 11), spacing_ijk_mm=(2.0, 2.0, 2.0), centre_ijk=(5, 5, 5))
     assert int(mask.sum()) == n == 123
     assert np.array_equal(mask, mask[::-1, ::-1, ::-1])
+
+
+def test_a_record_without_suvpeak_has_no_suvpeak_measurement():
+    # issue 16: SUVpeak is null when no whole 1 mL sphere fits; the SR then reports none (never a number)
+    from gliopet.export.sr import measurement_values
+
+    record = {"suvmax": 4.0, "suvmean_1cm": 3.0, "suvpeak": None, "btv_ml": 0.0, "btv_suvmean": None,
+              "bg_suvmax": 0.5, "bg_suvmean": 0.25, "tbr_max_to_bg_max": 8.0, "tbr_max_to_bg_mean": 16.0,
+              "tbr_mean_to_bg_mean": 12.0}
+    values = measurement_values(record)
+    assert values["peak"] == []
+    assert values["btv"] == [("126032", None, None, 0.0)]
+    assert [v[3] for v in values["lesion"]] == [4.0, 3.0, 8.0, 16.0, 12.0]

@@ -14,7 +14,8 @@ rebuilt from a stored record's ROI geometry (:func:`rebuild_masks`):
   its fractional level, which a binary mask cannot carry: the background
   circle is drawn on its nearest slice (``slice_index``).
 * the SUVpeak sphere (:func:`sphere_mask`): voxels whose centres lie within
-  the radius of the 1 mL sphere (12.407 mm diameter) around its centre voxel.
+  the radius of the 1 mL sphere (12.407 mm diameter) around its centre voxel;
+  empty when the record has no SUVpeak (no whole sphere fitted).
 * the BTV (:func:`regrown_btv`): regrown from the lesion circle's centre at
   the stored threshold. The measurement limited it to the brain mask, which
   the record does not keep; the regrown region (not limited) contains the
@@ -126,8 +127,9 @@ def _lesion_and_peak(pet: Volume, lesion: dict[str, Any] | Any, peak_centre_ijk)
         centre, slice_index, diameter = lesion.centre_ijk, lesion.slice_index, lesion.diameter_mm
     lesion_mask = circle_mask(pet.shape, spacing_ij_mm=(si, sj), centre_ij=(float(centre[0]), float(centre[1])),
                               slice_index=int(slice_index), diameter_mm=float(diameter))
-    peak = sphere_mask(pet.shape, spacing_ijk_mm=pet.spacing_mm,
-                       centre_ijk=tuple(int(v) for v in peak_centre_ijk))
+    # no SUVpeak (no whole 1 mL sphere fits around the lesion): an empty sphere segment
+    peak = (np.zeros(pet.shape, dtype=bool) if peak_centre_ijk is None
+            else sphere_mask(pet.shape, spacing_ijk_mm=pet.spacing_mm, centre_ijk=tuple(int(v) for v in peak_centre_ijk)))
     return lesion_mask, peak
 
 

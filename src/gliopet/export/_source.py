@@ -179,8 +179,12 @@ def stored_studies(db: str | None, patients: Sequence[str] = ()) -> list[StoredS
 
 def _values_agree(stored: dict[str, Any], again: dict[str, Any]) -> bool:
     keys = ("suvmax", "suvpeak", "bg_suvmax", "bg_suvmean")
-    if any(not math.isclose(float(stored[k]), float(again[k]), rel_tol=REMEASURE_REL_TOL) for k in keys):
-        return False
+    for k in keys:
+        if stored.get(k) is None or again.get(k) is None:
+            if stored.get(k) is not again.get(k):
+                return False
+        elif not math.isclose(float(stored[k]), float(again[k]), rel_tol=REMEASURE_REL_TOL):
+            return False
     if int(stored["btv"]["n_voxels"]) != int(again["btv"]["n_voxels"]):
         return False
     tol = 10.0 ** -RECORD_CENTRE_DECIMALS

@@ -12,7 +12,8 @@ Measurements group per ROI, each referencing its segment of the study's SEG
   :data:`~gliopet.export._codes.TBR_METHODS`).
 * ``Background``: Background for Lesion to Background SUV Ratio (DCM 126040)
   with the derivations Maximum and Mean = background SUVmax and SUVmean.
-* ``SUVpeak sphere``: SUV with the derivation Peak Value Within ROI (DCM 126031).
+* ``SUVpeak sphere``: SUV with the derivation Peak Value Within ROI (DCM 126031)
+  (no measurement when the record has no SUVpeak).
 * ``Biological tumour volume``: Metabolic Volume (DCM 126032) in cm3 (= mL)
   and the SUV Mean inside it (when it has a voxel).
 
@@ -63,7 +64,8 @@ def measurement_values(record: dict[str, Any]) -> dict[str, list[tuple[str, str 
                         float(record["bg_suvmax"])),
                        (codes.BACKGROUND_FOR_LESION_TO_BACKGROUND_SUV_RATIO.value, codes.MEAN.value, None,
                         float(record["bg_suvmean"]))],
-        "peak": [(suv, codes.PEAK_VALUE_WITHIN_ROI.value, None, float(record["suvpeak"]))],
+        "peak": [] if record.get("suvpeak") is None else
+                [(suv, codes.PEAK_VALUE_WITHIN_ROI.value, None, float(record["suvpeak"]))],
         "btv": [(codes.METABOLIC_VOLUME.value, None, None, float(record["btv_ml"]))],
     }
     if record.get("btv_suvmean") is not None:
