@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..cohort import CohortSource, load_cohort_csv
 from ..stats import (ALPHA, GRADES, STANDARD_TIME_MIN, VARIABLE_LABELS, Cohort, analyse_cohort, format_number,
                      format_p)
-from ..stats._format import format_kappa, format_table1_cell, format_value, table2_header
+from ..stats._format import format_agreement, format_kappa, format_table1_cell, format_value, table2_header
 from ..stats.analysis import SHORT_LABELS
 from . import figures as fg
 
@@ -130,7 +130,9 @@ def methods_paragraph(params: ReportParameters, result: dict) -> str:
         f"tumour-to-background ratio (TBR) is the lesion SUVmax divided by the background SUVmax.",
         "Scans were scored visually as positive or negative"
         + (f" by two readers ({readers['readers'][0]}, {readers['readers'][1]}); agreement is given as Cohen's "
-           "kappa with its large-sample 95 % CI." if readers else "."),
+           "kappa with its large-sample 95 % CI, and as percent agreement, prevalence- and bias-adjusted kappa "
+           "(PABAK) and Gwet's AC1 with 95 % CIs (Gwet 2014), which stay interpretable when nearly all scans "
+           "are of one class." if readers else "."),
         "Categorical variables are given as n (%), continuous ones as median (range). "
         + (f"Measured values are summarised over the {result['detection_rate']['k']} visually positive scans; "
            "visually negative scans have no measurable lesion and were excluded from these statistics. "
@@ -364,6 +366,7 @@ def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
         kappa=(None if not result["kappa"] else
                f"{result['kappa']['readers'][0]} vs {result['kappa']['readers'][1]}: kappa = "
                f"{format_kappa(result['kappa'])}"),
+        agreement=format_agreement(result["agreement"]) if result.get("agreement") else [],
         paired=[f"{SHORT_LABELS.get(p['variable'], p['label'])} {p['time_points_min'][0]} vs "
                 f"{p['time_points_min'][1]} min: median {format_number(p['median_before'])} vs "
                 f"{format_number(p['median_after'])}, median change {p['median_percent_change']:+.1f} %, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._descriptive import format_number, format_p
 from .analysis import SHORT_LABELS, VARIABLE_LABELS
 
-__all__ = ["format_stats", "format_table1_cell", "format_value", "format_kappa", "table2_header"]
+__all__ = ["format_stats", "format_table1_cell", "format_value", "format_kappa", "format_agreement", "table2_header"]
 
 TABLE2_HEADERS = {
     "patient_id": "P number", "diagnosis": "Diagnosis based on histology", "who_grade": "WHO grade",
@@ -39,6 +39,21 @@ def format_table1_cell(section: dict, row: dict | None = None) -> list[tuple[str
     for r in section["rows"]:
         pct = "-" if r["percent"] is None else f"{r['percent']:.0f}%"
         out.append((r["label"], f"{r['n']} ({pct})"))
+    return out
+
+
+def format_agreement(a: dict) -> list[str]:
+    """Percent agreement, PABAK, Gwet's AC1 and weighted kappa, one line each, with their 95 % CIs."""
+    def line(name: str, r: dict) -> str:
+        return f"{name} {r['value']:.3f} (95% CI {r['ci95'][0]:.3f}\u2013{r['ci95'][1]:.3f})"
+
+    out = [line("percent agreement", a["percent_agreement"]), line("PABAK", a["pabak"]),
+           line("Gwet's AC1", a["gwet_ac1"])]
+    wk = a.get("weighted_kappa")
+    if wk:
+        out.append(f"linear weighted kappa of the 4-point scores ({wk['readers'][0]} vs {wk['readers'][1]}): "
+                   + ("undefined (one score throughout)" if wk["kappa"] is None else
+                      f"{wk['kappa']:.3f} (95% CI {wk['ci95'][0]:.3f}\u2013{wk['ci95'][1]:.3f})"))
     return out
 
 
@@ -90,6 +105,8 @@ def format_stats(result: dict) -> str:
     if result["kappa"]:
         k = result["kappa"]
         lines.append(f"  Cohen's kappa {k['readers'][0]} vs {k['readers'][1]}: {format_kappa(k)}")
+    if result.get("agreement"):
+        lines.extend(f"  {line}" for line in format_agreement(result["agreement"]))
     for p in result["paired"]:
         t0, t1 = p["time_points_min"]
         lines.append(f"  {p['label']} {t0} vs {t1} min: median {format_number(p['median_before'])} vs "

@@ -5,7 +5,9 @@ object). Keys fixed by DESIGN.md: ``table1``, ``table2``, ``tests`` (each
 with ``variable``, ``groups``, ``n``, ``median``, ``range``, ``u``,
 ``p_exact``, ``p_asymptotic``) and ``detection_rate`` (``k``, ``n``,
 ``rate``, ``ci95``). Also: ``detection_by_grade``, ``kappa`` (when two
-reader columns exist), ``roc`` (grade from SUVmax / TBR), ``paired`` (time
+reader columns exist), ``agreement`` (percent agreement, PABAK, Gwet's AC1
+and, with two ``score_reader`` columns, linear weighted kappa; each with its
+95 % CI: :mod:`gliopet.stats._agreement`), ``roc`` (grade from SUVmax / TBR), ``paired`` (time
 points), ``footnotes`` and ``notes`` (what was skipped and why).
 
 The study's handling of missing values: visually negative scans have no
@@ -22,6 +24,7 @@ import logging
 from collections.abc import Sequence
 
 from ._descriptive import TUMOUR_TYPES, count_percent, median_range, tumour_type
+from ._agreement import agreement_table, gwet_ac1, pabak, percent_agreement, weighted_kappa
 from ._inference import (EXACT_MAX_N, clopper_pearson, cohens_kappa, mann_whitney_u, paired_wilcoxon,
                          roc_auc_delong)
 from .cohort import GRADES, MEASURE_COLUMNS, Cohort, time_point_columns
@@ -208,6 +211,30 @@ def _kappa(cohort: Cohort, notes: list[str]) -> dict | None:
     return {"readers": [r1, r2], **res.to_dict()}
 
 
+def _agreement(cohort: Cohort) -> dict | None:
+    """Percent agreement, PABAK and Gwet's AC1 of the first two readers; weighted kappa of their scores."""
+    readers = cohort.reader_columns
+    if len(readers) < 2:
+        return None
+    r1, r2 = readers[0], readers[1]
+    pairs = [(row[r1], row[r2]) for row in cohort.rows if row[r1] and row[r2]]
+    if not pairs:
+        return None
+    table, categories = agreement_table([a for a, _ in pairs], [b for _, b in pairs],
+                                        categories=("negative", "positive"))
+    out: dict = {"readers": [r1, r2], "n": len(pairs), "categories": list(categories),
+                 "table": table.astype(int).tolist(), "percent_agreement": percent_agreement(table).to_dict(),
+                 "pabak": pabak(table).to_dict(), "gwet_ac1": gwet_ac1(table).to_dict(), "weighted_kappa": None}
+    scores = cohort.score_columns
+    if len(scores) >= 2:
+        s1, s2 = scores[0], scores[1]
+        scored = [(row[s1], row[s2]) for row in cohort.rows if row[s1] is not None and row[s2] is not None]
+        if scored:
+            out["weighted_kappa"] = {"readers": [s1, s2], **weighted_kappa(
+                [a for a, _ in scored], [b for _, b in scored], weights="linear").to_dict()}
+    return out
+
+
 def _paired(cohort: Cohort, *, standard_time_min: int) -> list[dict]:
     out = []
     for measure, points in time_point_columns(cohort.columns).items():
@@ -276,6 +303,7 @@ def analyse_cohort(cohort: Cohort, *, positive_only: bool = True,
         "detection_rate": {"k": k, "n": n, "rate": k / n, "ci95": [lo, hi], "method": "Clopper-Pearson"},
         "detection_by_grade": by_grade,
         "kappa": _kappa(cohort, notes),
+        "agreement": _agreement(cohort),
         "roc": _roc(rows, notes),
         "paired": _paired(cohort, standard_time_min=standard_time_min),
         "alpha": ALPHA,

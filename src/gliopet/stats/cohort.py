@@ -28,7 +28,9 @@ Optional, used when present:
   ``suvmax_60min``, ``tbr_max_to_bg_max_30min``); see
   :func:`gliopet.stats.time_point_columns`.
 * readers: ``visual_reader1``, ``visual_reader2``, ... (positive|negative)
-  for Cohen's kappa.
+  for the agreement statistics (percent agreement, Cohen's kappa, PABAK,
+  Gwet's AC1); ``score_reader1``, ``score_reader2``, ... (the 4-point scale
+  0-3) for weighted kappa.
 * ``snapshot``: path of a PNG image panel written by ``gliopet measure``
   (in a CSV: absolute or relative to the CSV's folder, :mod:`gliopet.paths`).
 * anything else (e.g. ``note``) is passed through to Table 2 as text.
@@ -88,6 +90,9 @@ MAX_AGE_YEARS = 130.0
 
 _TIME_POINT = re.compile(r"^(?P<measure>[a-z0-9_]+?)_(?P<minutes>\d+)min$")
 _READER = re.compile(r"^visual_reader\d+$")
+#: Per-reader 4-point visual scores (0 none, 1 equivocal, 2 moderate, 3 intense).
+_SCORE = re.compile(r"^score_reader\d+$")
+SCORE_CHOICES = ("0", "1", "2", "3")
 
 
 def time_point_columns(columns: Iterable[str]) -> dict[str, dict[int, str]]:
@@ -111,6 +116,10 @@ def time_point_columns(columns: Iterable[str]) -> dict[str, dict[int, str]]:
 
 def _is_reader_column(col: str) -> bool:
     return bool(_READER.match(col))
+
+
+def _is_score_column(col: str) -> bool:
+    return bool(_SCORE.match(col))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +149,11 @@ class Cohort:
     @property
     def reader_columns(self) -> tuple[str, ...]:
         return tuple(c for c in self.columns if _is_reader_column(c))
+
+    @property
+    def score_columns(self) -> tuple[str, ...]:
+        """Per-reader 4-point scores (``score_reader1``, ...), as ints 0-3 (``None`` where missing)."""
+        return tuple(c for c in self.columns if _is_score_column(c))
 
     @property
     def numeric_columns(self) -> tuple[str, ...]:
@@ -217,6 +231,10 @@ def _parse_row(cells: Mapping[str, object], columns: list[str], numeric: set[str
             row[col] = _parse_choice(value, CHOICES[col], source=source, line=line, col=col)
         elif _is_reader_column(col):
             row[col] = _parse_choice(value, CHOICES["visual"], source=source, line=line, col=col)
+        elif _is_score_column(col):
+            score = _parse_choice(None if value is None else str(value), SCORE_CHOICES, source=source, line=line,
+                                  col=col)
+            row[col] = int(score) if score != "" else None
         elif col in DATE_COLUMNS:
             row[col] = _parse_date(value, source=source, line=line, col=col)
         else:
