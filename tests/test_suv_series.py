@@ -3,6 +3,7 @@ instances (rule 7). Written with pydicom, read back by gliopet; every refusal is
 file and the attribute, exit 2, without patient identifiers."""
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -129,3 +130,79 @@ def test_different_duplicate_is_reported_by_inspect_and_suv_refused_by_measure(t
     out = run_cli("inspect", tmp_path)
     assert out.returncode == 0 and "NOT byte-identical: measure refuses" in out.stdout
     assert json.loads(run_cli("suv", tmp_path, "--json").stdout)["duplicates"][0]["byte_identical"] is False
+
+
+# ------------------------------------------------------------ rule 8: dynamic series
+
+
+def _dynamic(tmp_path, *, decay="START", shape=(3, 16, 16)):
+    """Four 5-min frames at 16, 21, 26, 31 min after a 09:00 injection of 150 MBq 68Ga, 1000, 2000,
+    3000, 4000 Bq/mL; SeriesTime 09:16 (the first frame's start, the decay reference)."""
+    lam = math.log(2) / GA68_S
+    t_avg = math.log(lam * 300 / (1 - math.exp(-lam * 300))) / lam
+    for frame in range(4):
+        start_s = (16 + 5 * frame) * 60
+        header = {**pet_header(decay=decay, series_time="091600", acq_time=f"09{16 + 5 * frame:02d}00"),
+                  "SeriesType": ["DYNAMIC", "IMAGE"], "ActualFrameDuration": 300_000, "NumberOfSlices": shape[0],
+                  "FrameReferenceTime": f"{(start_s - 960 + t_avg) * 1000:.1f}"}
+        paths = write_series(tmp_path, np.full(shape, 1000 * (frame + 1), np.int16), header=header, seed="dyn",
+                             names=[f"f{frame}_s{k}.dcm" for k in range(shape[0])],
+                             per_slice=[{"ImageIndex": frame * shape[0] + k + 1} for k in range(shape[0])])
+        for path in paths:  # one SOPInstanceUID per instance
+            ds = pydicom.dcmread(path)
+            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+            ds.save_as(path)
+    return tmp_path
+
+
+def test_dynamic_series_inspect_gives_each_frame_in_minutes_after_injection(tmp_path):
+    # ADMIN: the decay reference is the injection; the frames still read 16, 21, 26, 31 min p.i.
+    entry = inspect_tree(_dynamic(tmp_path, decay="ADMIN"))["studies"][0]["series"][0]
+    assert entry["series_type"] == "DYNAMIC" and entry["n_frames"] == 4
+    assert entry["frames"] == [{"start_min_pi": 16.0 + 5 * i, "duration_min": 5.0} for i in range(4)]
+    assert entry["suv"]["minutes_post_injection"] == 16.0
+    out = run_cli("inspect", tmp_path)
+    assert "DYNAMIC series: 4 frames" in out.stdout and "--frames" in out.stdout
+
+
+def test_dynamic_series_suv_gives_the_factor_per_frame(tmp_path):
+    # DecayCorrection START to the series time 09:16 = 960 s after injection: one factor for every frame.
+    factor = 70_000 / (150e6 * 2 ** (-960 / GA68_S))
+    report = suv_report_for_series(_dynamic(tmp_path))
+    assert report["series_type"] == "DYNAMIC" and report["n_frames"] == 4
+    assert [f["start_min_pi"] for f in report["frames"]] == [16.0, 21.0, 26.0, 31.0]
+    assert all(f["factor"] == pytest.approx(factor, rel=1e-12) for f in report["frames"])
+    assert report["factor"] == pytest.approx(factor, rel=1e-12)
+    assert report["reference_rule"] == "series"
+
+
+def test_dynamic_frames_summed_duration_weighted(tmp_path):
+    from gliopet.io.suv_inputs import read_suv_frames
+
+    factor = 70_000 / (150e6 * 2 ** (-960 / GA68_S))
+    _dynamic(tmp_path)
+    # 21-31 min: frames 21-26 (2000 Bq/mL) and 26-31 (3000): (300 x 2000 + 300 x 3000) / 600 = 2500.
+    series = read_suv_frames(tmp_path, start_min=21, end_min=31)
+    np.testing.assert_allclose(series.volume.array, 2500 * factor, rtol=1e-6)
+    assert series.result.inputs["frames"].value["summed_min_pi"] == [21.0, 31.0]
+    # 20-40 min: the frames inside are 21-26, 26-31, 31-36: (2000 + 3000 + 4000) / 3 = 3000, with a warning.
+    series = read_suv_frames(tmp_path, start_min=20, end_min=40)
+    np.testing.assert_allclose(series.volume.array, 3000 * factor, rtol=1e-6)
+    assert any("cover 21-36 min" in w for w in series.result.warnings)
+    with pytest.raises(Exception, match="no frame .* lies within 0-10 min"):
+        read_suv_frames(tmp_path, start_min=0, end_min=10)
+
+
+def test_measure_on_a_dynamic_series_asks_for_frames(tmp_path):
+    _dynamic(tmp_path)
+    out = run_cli("measure", tmp_path, "--lesion", "-90,-110,-47", "--background", "-80,-100,-47")
+    assert_one_line_exit_2(out, "(0054,1000) SeriesType DYNAMIC", "--frames")
+    out = run_cli("measure", tmp_path, "--frames", "21-31", "--lesion", "-90,-110,-47", "--background",
+                  "-80,-100,-47", "--json")
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    factor = 70_000 / (150e6 * 2 ** (-960 / GA68_S))
+    assert record["suvmax"] == pytest.approx(2500 * factor, rel=1e-6)
+    assert record["inputs"]["frames"] == [21.0, 31.0]
+    # 3 slices of 3 mm: the 12.4 mm SUVpeak sphere does not fit (rule 9).
+    assert record["suvpeak"] is None and any("SUVpeak not computed" in w for w in record["warnings"])

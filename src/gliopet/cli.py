@@ -127,9 +127,11 @@ def suv(series: Path, as_json: bool) -> None:
               help="Write the ROIs as a DICOM SEG on the PET grid (DICOM PET only).")
 @click.option("--sr", "sr_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the measurements as a DICOM SR TID 1500 report (with --seg).")
+@click.option("--frames", help="START-END minutes after injection: sum a DYNAMIC or GATED PET's frames in that "
+                               "window (frame-duration weighted) into one static image, e.g. 20-40 for FET.")
 def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: bool, snapshot: Path | None,
             suv_type: str, mri: Path | None, timepoints: tuple[Path, ...], seg_file: Path | None = None,
-            sr_file: Path | None = None) -> None:
+            sr_file: Path | None = None, frames: str | None = None) -> None:
     """Lesion and background ROIs, SUVmax/mean/peak, BTV, TBR.
 
     PET and CT are DICOM (a file or a folder of one series) or NIfTI; a NIfTI
@@ -140,7 +142,7 @@ def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: b
     if sr_file is not None and seg_file is None:
         raise click.UsageError("--sr references the ROIs' SEG: give --seg FILE too")
     study = measure_study_files(pet, ct=ct, lesion=lesion, background=background, suv_type=suv_type,
-                                snapshot=snapshot, mri=mri, timepoints=timepoints)
+                                snapshot=snapshot, mri=mri, timepoints=timepoints, frames=frames)
     written = []
     if seg_file is not None:
         from .export import export_study

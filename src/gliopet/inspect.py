@@ -15,8 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import GliopetError
-from .io.dicom import SeriesInfo, find_series, group_studies, load_series_headers
-from .io.suv_inputs import suv_for_headers, suv_inputs_from_headers
+from .io.dicom import SeriesInfo, find_series, group_studies, load_dynamic_headers, load_series_headers
+from .io.suv_inputs import frame_timing_min, suv_for_headers, suv_inputs_from_headers
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,12 @@ def _series_entry(info: SeriesInfo, injections: dict[str, dict[str, Any]]) -> di
         "n_files": info.n_files,
     }
     try:
-        headers = load_series_headers(info.files[0], allow_different_duplicates=True)
+        dynamic = load_dynamic_headers(info.files[0], allow_different_duplicates=True)
     except GliopetError as exc:
         entry["readable"] = False
         entry["error"] = str(exc)
         return entry
+    headers = dynamic.frames[0]
     if headers.duplicates:
         entry["duplicates"] = [d.as_dict() for d in headers.duplicates]
     first = headers.first
@@ -70,7 +71,23 @@ def _series_entry(info: SeriesInfo, injections: dict[str, dict[str, Any]]) -> di
     })
     if info.modality.upper() == "PT":
         entry["suv"] = _suv_status(headers, injections)
+    if dynamic.is_dynamic:
+        entry["series_type"] = dynamic.series_type
+        entry["n_frames"] = len(dynamic.frames)
+        entry["frames"] = [_frame_entry(frame) for frame in dynamic.frames]
+        if entry.get("suv", {}).get("computable"):  # the first frame's acquisition, not its decay reference
+            entry["suv"]["minutes_post_injection"] = entry["frames"][0]["start_min_pi"]
     return entry
+
+
+def _frame_entry(headers: Any) -> dict[str, Any]:
+    """A frame of a dynamic series: its start and duration in minutes after injection (acquisition times)."""
+    try:
+        start, duration = frame_timing_min(headers, suv_for_headers(headers))
+    except GliopetError:
+        start, duration = None, None
+    return {"start_min_pi": None if start is None else round(start, 2),
+            "duration_min": None if duration is None else round(duration, 2)}
 
 
 def _dose_check(result: Any, injection: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +198,10 @@ def format_inspection(result: dict[str, Any]) -> str:
             dims = "x".join(str(d) for d in s["dimensions"])
             spacing = " x ".join(f"{v:g}" for v in s["spacing_mm"])
             lines.append(f"{head}  {dims} voxels, {spacing} mm, {s['series_datetime'] or 'no series time'}")
+            if "frames" in s:
+                shown = ", ".join(f"{f['start_min_pi']}+{f['duration_min']}" for f in s["frames"])
+                lines.append(f"    {s['series_type']} series: {s['n_frames']} frames (start+duration, min p.i.: "
+                             f"{shown}); measure needs --frames START-END")
             for d in s.get("duplicates", []):
                 lines.append(f"    duplicate instance: {d['dropped']} has the SOPInstanceUID of {d['kept']} "
                              f"({'byte-identical' if d['byte_identical'] else 'NOT byte-identical: measure refuses'})")

@@ -189,6 +189,37 @@ def reference_index(minutes: Sequence[float | None], primary_time_min: float | N
         abs(minutes[i] - primary_time_min) if minutes[i] is not None else math.inf, i))
 
 
+def parse_frames_option(text: str | tuple[float, float]) -> tuple[float, float]:
+    """``--frames START-END`` (minutes after injection) as two floats.
+
+    >>> parse_frames_option("20-40")
+    (20.0, 40.0)
+    """
+    if isinstance(text, tuple):
+        return float(text[0]), float(text[1])
+    parts = str(text).split("-")
+    try:
+        start, end = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--frames {text!r}: expected START-END in minutes after injection, e.g. 20-40") from None
+    if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
+        raise InputError(f"--frames {text!r}: expected 0 <= START < END (minutes after injection)")
+    return start, end
+
+
+def _read_primary(pet: str | Path, *, suv_type: str, frames: str | tuple[float, float] | None) -> PetImage:
+    """The PET measured: as :func:`read_pet`, or the frames of a dynamic series summed (``--frames``)."""
+    if frames is None:
+        return read_pet(pet, suv_type=suv_type)
+    if is_nifti(pet):
+        raise InputError(f"--frames: {pet} is NIfTI; frames are summed from a DICOM DYNAMIC or GATED series")
+    from .io.suv_inputs import read_suv_frames
+
+    start, end = parse_frames_option(frames)
+    series = read_suv_frames(pet, start_min=start, end_min=end, suv_type=suv_type)
+    return PetImage(series.volume, series.result, suv_type, str(pet))
+
+
 def _load_template(lesion: LesionSpec, background: BackgroundSpec, template):
     automatic = lesion.method is LesionMethod.AUTO or background.method is not BackgroundMethod.POINT
     if template is not None or not automatic:
@@ -219,7 +250,8 @@ def _measure(pets: list[PetImage], reference: int, *, ct: Volume | None, ct_name
 def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion: str | LesionSpec = "auto",
                         background: str | BackgroundSpec = "auto", suv_type: str = "bw",
                         snapshot: str | Path | None = None, template=None, mri: str | Path | None = None,
-                        timepoints: Sequence[str | Path] = (), primary_time_min: float | None = None) -> StudyRecord:
+                        timepoints: Sequence[str | Path] = (), primary_time_min: float | None = None,
+                        frames: str | tuple[float, float] | None = None) -> StudyRecord:
     """Read one study's images, measure them, and return the typed record (drawing the snapshot if asked).
 
     Parameters
@@ -243,6 +275,10 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     primary_time_min : float, optional
         Make the PET nearest this many minutes after injection the reference
         (default: ``pet``).
+    frames : str or (float, float), optional
+        ``"START-END"`` minutes after injection: ``pet`` is a DYNAMIC or GATED
+        series whose frames in that window are summed, frame-duration-weighted,
+        into one static image (:func:`gliopet.io.suv_inputs.read_suv_frames`).
 
     Raises
     ------
@@ -258,7 +294,8 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     if mri is not None and lesion_spec.method is not LesionMethod.MASK and snapshot is None:
         raise InputError(f"--mri {mri}: an MRI carries a lesion mask drawn on it (--lesion MASK) or is drawn "
                          "beneath the PET/CT in --snapshot; give one of them")
-    images = [read_pet(p, suv_type=suv_type) for p in (pet, *timepoints)]
+    images = [_read_primary(pet, suv_type=suv_type, frames=frames)] + [read_pet(p, suv_type=suv_type)
+                                                                        for p in timepoints]
     ct_volume = read_ct(ct) if ct is not None else None
     mri_volume = read_mri(mri) if mri is not None else None
     reference = reference_index([p.minutes_after_injection for p in images], primary_time_min)
@@ -276,6 +313,7 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     pets = tuple(PetMeasurement(image.path, image.suv_record(), image.minutes_after_injection, m)
                  for image, m in zip(images, measured))
     inputs = {"pet": str(pet), "ct": None if ct is None else str(ct), "mri": None if mri is None else str(mri),
+              **({} if frames is None else {"frames": list(parse_frames_option(frames))}),
               "lesion": lesion if isinstance(lesion, str) else lesion_spec.method.value,
               "background": background if isinstance(background, str) else background_spec.method.value}
     hashes = {image.path: image.volume.provenance.get("pixel_sha256") for image in images}

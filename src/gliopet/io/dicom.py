@@ -48,6 +48,8 @@ __all__ = [
     "group_studies",
     "read_series",
     "load_series_headers",
+    "load_dynamic_headers",
+    "DynamicHeaders",
     "is_dicom_file",
     "ORIENTATION_TOLERANCE",
     "SPACING_RTOL",
@@ -658,6 +660,53 @@ def load_series_headers(path: str | Path, *, series_uid: str | None = None,
     otherwise the series is refused, unless ``allow_different_duplicates``
     (``inspect`` and ``suv``, which report them).
     """
+    dynamic = load_dynamic_headers(path, series_uid=series_uid, modality=modality, progress=progress,
+                                   allow_different_duplicates=allow_different_duplicates)
+    if len(dynamic.frames) > 1:
+        first = dynamic.frames[0]
+        raise DicomError(f"{first.frames[0].path}: (0054,1000) SeriesType {dynamic.series_type}: "
+                         f"{len(dynamic.frames)} frames of {len(first.frames)} slices; choose the frames to sum "
+                         "(gliopet measure --frames START-END, minutes after injection)")
+    return dynamic.frames[0]
+
+
+@dataclass(frozen=True)
+class DynamicHeaders:
+    """A series as time frames (DYNAMIC) or gates (GATED): one checked stack per frame, in time order.
+
+    A static series is one frame.
+    """
+
+    series_type: str
+    frames: tuple[SeriesHeaders, ...]
+
+    @property
+    def is_dynamic(self) -> bool:
+        return len(self.frames) > 1
+
+
+#: (0054,1000) SeriesType values whose series hold several frames per position.
+MULTI_FRAME_SERIES_TYPES = ("DYNAMIC", "GATED")
+
+
+def _time_slot(frame: _Frame) -> tuple:
+    """Which time frame (or gate) a slice belongs to: (0054,1330) ImageIndex over (0054,0081)
+    NumberOfSlices when both are given (PS3.3 C.8.9.4.1.9), else its timing attributes."""
+    ds = frame.header
+    index, per_frame = _optional_float(ds, "ImageIndex"), _optional_float(ds, "NumberOfSlices")
+    if frame.frame_index is None and index is not None and per_frame:
+        return (int((index - 1) // per_frame),)
+    return (str(frame.acquisition_datetime or ""), _text(ds, "AcquisitionDate"), _text(ds, "AcquisitionTime"),
+            frame.frame_reference_ms, _optional_float(ds, "TriggerTime"))
+
+
+def load_dynamic_headers(path: str | Path, *, series_uid: str | None = None, modality: str | None = None,
+                         progress: bool = False, allow_different_duplicates: bool = False) -> DynamicHeaders:
+    """The series at ``path`` as one stack per time frame (SeriesType DYNAMIC or GATED with several
+    frames per position), each checked like a static series; a static series is one frame.
+
+    Frames are ordered by their earliest acquisition date/time text (then the grouping key).
+    """
     path = Path(path)
     if not path.exists():
         raise DicomError(f"{path}: no such file or directory")
@@ -666,10 +715,24 @@ def load_series_headers(path: str | Path, *, series_uid: str | None = None,
     frames: list[_Frame] = []
     for file in files:
         frames.extend(_guarded(_frames_of, file, datasets[file]))
-    label = str(path)
-    frames, affine, normal = _stack_geometry(frames, label)
-    return SeriesHeaders(info=info, frames=tuple(frames), affine=affine, normal=normal,
-                         duplicates=tuple(duplicates), warnings=_duplicate_warnings(duplicates))
+    series_type = _text(frames[0].header, "SeriesType").split("\\")[0].strip().upper() or "STATIC"
+    groups: dict[tuple, list[_Frame]] = {}
+    if series_type in MULTI_FRAME_SERIES_TYPES:
+        for frame in frames:
+            groups.setdefault(_time_slot(frame), []).append(frame)
+    if len(groups) <= 1:
+        groups = {(): frames}
+    warnings = _duplicate_warnings(duplicates)
+    stacks = []
+    for key, members in sorted(groups.items(), key=lambda item: (str(_frame_start_key(item[1])), str(item[0]))):
+        members, affine, normal = _stack_geometry(members, str(path))
+        stacks.append(SeriesHeaders(info=info, frames=tuple(members), affine=affine, normal=normal,
+                                    duplicates=tuple(duplicates), warnings=warnings))
+    return DynamicHeaders(series_type=series_type, frames=tuple(stacks))
+
+
+def _frame_start_key(members: list[_Frame]) -> str:
+    return min(f"{_text(f.header, 'AcquisitionDate')}{_text(f.header, 'AcquisitionTime')}" for f in members)
 
 
 def _stored_pixel_bytes(path: Path, ds: Dataset) -> bytes:

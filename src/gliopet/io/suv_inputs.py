@@ -10,6 +10,7 @@ file it concerns. Private tags are found through their private creators
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
@@ -19,15 +20,16 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from ..errors import DicomError, GliopetError, SuvError
-from ..suv import PetTiming, SuvResult, compute_suv, identify_radionuclide
+from ..errors import DicomError, GliopetError, InputError, SuvError
+from ..suv import PetTiming, SuvInput, SuvResult, compute_suv, duration_weighted_mean, identify_radionuclide
 from ..volume import Volume
-from .dicom import SeriesHeaders, load_series_headers, volume_from_headers
+from .dicom import DynamicHeaders, SeriesHeaders, load_dynamic_headers, load_series_headers, volume_from_headers
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["suv_inputs_from_headers", "suv_for_headers", "suv_report_for_series", "read_suv_volume",
-           "format_suv_report", "read_suv_series", "SuvSeries", "parse_da", "parse_tm", "parse_dt"]
+           "format_suv_report", "read_suv_series", "read_suv_frames", "frame_timing_min", "SuvSeries", "parse_da",
+           "parse_tm", "parse_dt"]
 
 GE_CREATOR = "GEMS_PETD_01"
 PHILIPS_CREATOR = "Philips PET Private Group"
@@ -269,10 +271,13 @@ def suv_for_headers(headers: SeriesHeaders) -> SuvResult:
 
 def suv_report_for_series(path: str | Path) -> dict[str, Any]:
     """The ``gliopet suv --json`` object for the series at ``path``."""
-    headers = load_series_headers(path, modality=None if Path(path).is_file() else "PT",
-                                  allow_different_duplicates=True)
+    dynamic = load_dynamic_headers(path, modality=None if Path(path).is_file() else "PT",
+                                   allow_different_duplicates=True)
+    headers = dynamic.frames[0]
     result = suv_for_headers(headers)
     report = result.as_dict()
+    if dynamic.is_dynamic:
+        report.update(_dynamic_report(dynamic))
     report["duplicates"] = [d.as_dict() for d in headers.duplicates]
     report["series"] = {
         "series_instance_uid": headers.info.series_uid,
@@ -283,6 +288,120 @@ def suv_report_for_series(path: str | Path) -> dict[str, Any]:
     for inp in report["inputs"].values():
         inp["file"] = str(headers.frames[0].path)
     return report
+
+
+def _check_frames_share_inputs(dynamic: DynamicHeaders) -> None:
+    """Rule 3 across the frames of a dynamic series (each frame checks its own slices)."""
+    instances = [(h.frames[0].path, h.frames[0].header) for h in dynamic.frames]
+    try:
+        check_one_set_of_inputs(instances)
+    except SuvError as exc:
+        raise SuvError(f"{instances[0][0]}: {exc}") from None
+
+
+def frame_timing_min(headers: SeriesHeaders, result: SuvResult) -> tuple[float | None, float | None]:
+    """A frame's start (its earliest acquisition date/time) in minutes after injection, and its
+    (0018,1242) ActualFrameDuration in minutes; None where the attributes are absent.
+
+    The start is the acquisition's, not the decay-reference time: a frame of a dynamic series
+    acquired 16 min after injection reads 16 min p.i. whatever its DecayCorrection.
+    """
+    injection = result.inputs.get("injection_datetime")
+    acquisitions = suv_inputs_from_headers(headers)["timing"].acquisition
+    start = None
+    if injection is not None and injection.value is not None and acquisitions:
+        first, inj = min(acquisitions), injection.value
+        if (first.tzinfo is None) != (inj.tzinfo is None):
+            first, inj = first.replace(tzinfo=None), inj.replace(tzinfo=None)
+        start = (first - inj).total_seconds() / 60.0
+    duration = headers.frames[0].frame_duration_ms
+    return start, None if duration is None else duration / 60_000.0
+
+
+def _frames_with_suv(dynamic: DynamicHeaders) -> list[tuple[SeriesHeaders, SuvResult, float | None, float | None]]:
+    _check_frames_share_inputs(dynamic)
+    out = []
+    for headers in dynamic.frames:
+        result = suv_for_headers(headers)
+        out.append((headers, result, *frame_timing_min(headers, result)))
+    return out
+
+
+def _dynamic_report(dynamic: DynamicHeaders) -> dict[str, Any]:
+    """``suv --json`` keys of a DYNAMIC / GATED series: the factor of every frame, with its timing."""
+    frames = []
+    for index, (headers, result, start, duration) in enumerate(_frames_with_suv(dynamic)):
+        report = result.as_dict()
+        frames.append({"index": index, "start_min_pi": None if start is None else round(start, 4),
+                       "duration_min": None if duration is None else round(duration, 4),
+                       "n_slices": len(headers.frames), "factor": report["factor"],
+                       "reference_rule": result.reference_rule, "first_file": str(headers.frames[0].path)})
+    factors = [json_factor for json_factor in (f["factor"] for f in frames)]
+    common = factors[0] if all(f == factors[0] for f in factors) else None
+    out: dict[str, Any] = {"series_type": dynamic.series_type, "n_frames": len(frames), "frames": frames,
+                           "factor": common}
+    if common is None:
+        out["factor_note"] = "the factor differs per frame: see frames[].factor"
+    return out
+
+
+def read_suv_frames(path: str | Path, *, start_min: float, end_min: float, suv_type: str = "bw") -> SuvSeries:
+    """The frames of a dynamic series acquired within ``[start_min, end_min]`` minutes after injection,
+    each scaled to SUV by its own factor and summed frame-duration-weighted into one static image
+    (:func:`gliopet.suv.duration_weighted_mean`).
+
+    A frame is taken when it starts and ends inside the window (1 s tolerance). The result's inputs
+    gain ``frames`` (the window asked for, the one summed, the frames used); a warning says when the
+    summed window differs from the one asked for.
+
+    Raises
+    ------
+    InputError
+        No frame lies inside the window (the frames' windows are listed), or the series is not dynamic.
+    """
+    if not (math.isfinite(start_min) and math.isfinite(end_min) and 0 <= start_min < end_min):
+        raise InputError(f"--frames {start_min:g}-{end_min:g}: expected START-END minutes after injection, START < END")
+    dynamic = load_dynamic_headers(path, modality=None if Path(path).is_file() else "PT")
+    label = dynamic.frames[0].frames[0].path
+    if not dynamic.is_dynamic:
+        raise InputError(f"{label}: (0054,1000) SeriesType {dynamic.series_type} has one frame; --frames is for "
+                         "DYNAMIC or GATED series")
+    frames = _frames_with_suv(dynamic)
+    tolerance = 1.0 / 60.0
+    chosen = [f for f in frames if f[2] is not None and f[3] is not None
+              and f[2] >= start_min - tolerance and f[2] + f[3] <= end_min + tolerance]
+    if not chosen:
+        windows = ", ".join("?" if f[2] is None or f[3] is None else f"{f[2]:.2f}-{f[2] + f[3]:.2f}" for f in frames)
+        raise InputError(f"{label}: no frame of the (0054,1000) SeriesType {dynamic.series_type} series lies within "
+                         f"{start_min:g}-{end_min:g} min after injection (frames, min p.i.: {windows})")
+    arrays, durations, volume = [], [], None
+    for headers, result, start, duration in chosen:
+        if suv_type not in result.factors:
+            raise SuvError(f"{label}: SUV type '{suv_type}' cannot be computed for this series")
+        frame_volume = volume_from_headers(headers)
+        if volume is not None and not np.allclose(frame_volume.affine, volume.affine, atol=1e-3):
+            raise DicomError(f"{headers.frames[0].path}: (0020,0032) ImagePositionPatient: the frame's grid differs "
+                             f"from the first frame's ({label}); frames on different grids cannot be summed")
+        volume = volume or frame_volume
+        factors = np.asarray(result.factors[suv_type], dtype=np.float64)
+        arrays.append(frame_volume.array * factors[:, None, None])
+        durations.append(duration * 60.0)
+    summed = duration_weighted_mean(arrays, durations).astype(np.float32)
+    first_start, last = chosen[0][2], chosen[-1]
+    summed_window = [round(first_start, 4), round(last[2] + last[3], 4)]
+    result = chosen[0][1]
+    warnings = list(result.warnings)
+    if abs(summed_window[0] - start_min) > tolerance or abs(summed_window[1] - end_min) > tolerance:
+        warnings.append(f"--frames {start_min:g}-{end_min:g}: the frames inside the window cover "
+                        f"{summed_window[0]:g}-{summed_window[1]:g} min after injection; that window is summed")
+    inputs = {**result.inputs, "frames": SuvInput(
+        {"requested_min_pi": [start_min, end_min], "summed_min_pi": summed_window, "n_frames": len(chosen),
+         "series_type": dynamic.series_type, "weights": "frame duration"}, "min",
+        "(0008,0032) AcquisitionTime and (0018,1242) ActualFrameDuration of each frame")}
+    result = replace(result, inputs=inputs, warnings=tuple(warnings))
+    unit = "cm2/mL" if suv_type == "bsa" else "g/mL"
+    return SuvSeries(volume.with_array(summed, suv_type=suv_type, units=unit, frames_summed_min_pi=summed_window),
+                     result, suv_type)
 
 
 @dataclass(frozen=True)
@@ -326,7 +445,10 @@ def format_suv_report(report: dict[str, Any]) -> str:
     """Human-readable text of a ``suv_report_for_series`` object."""
     factor = report["factor"]
     lines = []
-    if isinstance(factor, list):
+    if factor is None:
+        lines.append(f"SUVbw factor: per frame ({report.get('n_frames')} frames of a "
+                     f"{report.get('series_type')} series)")
+    elif isinstance(factor, list):
         lines.append(f"SUVbw factor: per slice, {min(factor):.6g} to {max(factor):.6g} g/mL per unit "
                      f"({len(factor)} slices)")
     else:
@@ -342,6 +464,9 @@ def format_suv_report(report: dict[str, Any]) -> str:
     for name, inp in report["inputs"].items():
         unit = f" {inp['unit']}" if inp["unit"] and inp["unit"] != "datetime" else ""
         lines.append(f"  {name}: {inp['value']}{unit}  <- {inp['source']}")
+    for frame in report.get("frames", []):
+        lines.append(f"  frame {frame['index']}: {frame['start_min_pi']} min p.i., {frame['duration_min']} min, "
+                     f"factor {frame['factor']}")
     for warning in report["warnings"]:
         lines.append(f"warning: {warning}")
     return "\n".join(lines)
