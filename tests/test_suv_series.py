@@ -206,3 +206,24 @@ def test_measure_on_a_dynamic_series_asks_for_frames(tmp_path):
     assert record["inputs"]["frames"] == [21.0, 31.0]
     # 3 slices of 3 mm: the 12.4 mm SUVpeak sphere does not fit (rule 9).
     assert record["suvpeak"] is None and any("SUVpeak not computed" in w for w in record["warnings"])
+
+
+# ------------------------------------------------------------ rule 6: inspect reports a half-life in minutes
+
+
+@pytest.mark.parametrize("named, computable", [(False, False), (True, True)])
+def test_inspect_reports_a_half_life_in_minutes_either_way(tmp_path, named, computable):
+    # 67.71 = the 68Ga half-life in minutes; converted (4062.6 s) only when the series names 68Ga.
+    rp = radiopharmaceutical(dose_bq=150e6, half_life_s=67.71, start_time="090000")
+    if named:
+        code = pydicom.Dataset()
+        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "35337001", "SCT", "^68^Gallium"
+        rp[0].RadionuclideCodeSequence = pydicom.Sequence([code])
+    write_series(tmp_path, stored(), header={**pet_header(), "RadiopharmaceuticalInformationSequence": rp})
+    suv = inspect_tree(tmp_path)["studies"][0]["series"][0]["suv"]
+    assert suv["computable"] is computable
+    if computable:
+        assert any("RadionuclideHalfLife 67.71 is Ga-68's half-life in minutes" in w for w in suv["warnings"])
+        assert suv["factor"] == pytest.approx(70_000 / (150e6 * 2 ** (-3600 / (67.71 * 60))), rel=1e-12)
+    else:
+        assert "(0018,1075) RadionuclideHalfLife 67.71 s is plausible only in minutes" in suv["error"]
