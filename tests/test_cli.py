@@ -29,7 +29,7 @@ def test_version():
     assert out.stdout.strip() == f"gliopet, version {__version__}"
 
 
-@pytest.mark.parametrize("command", ["serve", "deid", "export"])
+@pytest.mark.parametrize("command", ["serve"])
 def test_unbuilt_command_says_so_and_exits_2(command, tmp_path):
     out_dir = tmp_path / "out"
     argv = {"serve": ["serve", "--db", "sqlite://"], "deid": ["deid", str(tmp_path), str(out_dir)],
@@ -42,3 +42,11 @@ def test_unbuilt_command_says_so_and_exits_2(command, tmp_path):
     # the command list says so too, so nobody takes it for a working command
     listing = run("--help").stdout
     assert any(line.split()[:1] == [command] and "not built yet" in line for line in listing.splitlines())
+
+
+@pytest.mark.parametrize("command", ["deid", "export"])
+def test_built_commands_no_longer_say_not_built(command):
+    listing = run("--help").stdout
+    (line,) = [line for line in listing.splitlines() if line.split()[:1] == [command]]
+    assert "not built yet" not in line
+    assert run(command, "--help").returncode == 0
