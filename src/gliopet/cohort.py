@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .atomic import replacing
 from .errors import InputError
 from .io.tables import read_numbered_csv
 from .jsonable import json_default
@@ -148,8 +149,7 @@ def write_cohort_csv(source: CohortSource, path: str | Path) -> Path:
     path = Path(path)
     base = Path(os.path.abspath(path)).parent
     cohort = source.cohort
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with replacing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(cohort.columns)
         for row in cohort.rows:
@@ -157,5 +157,4 @@ def write_cohort_csv(source: CohortSource, path: str | Path) -> Path:
             if "snapshot" in cohort.columns and row.get("snapshot"):
                 cells[cohort.columns.index("snapshot")] = keep_path(row["snapshot"], base)
             writer.writerow(cells)
-    tmp.replace(path)
     return path

@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
+from .atomic import replacing
 from .errors import InputError
 from .jsonable import json_default
 
@@ -59,13 +60,11 @@ def clinical_with_visual(clinical_csv: Path, truth_csv: Path, out: Path) -> Path
         reader = csv.DictReader(fh)
         rows = list(reader)
         columns = [*reader.fieldnames, "visual"]
-    tmp = out.with_name(f".{out.name}.partial")
-    with open(tmp, "w", newline="") as fh:
+    with replacing(out) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             writer.writerow({**row, "visual": "positive" if visible[row["patient_id"]] else "negative"})
-    tmp.replace(out)
     return out
 
 

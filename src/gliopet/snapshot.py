@@ -14,12 +14,11 @@ is written to a temporary name and renamed, so no half-written PNG is left.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import replacing
 from .measure import CircleRoi, Measurement, RegionRoi
 from .volume import Volume
 
@@ -180,14 +179,7 @@ def write_snapshot(path: str | Path, pet: Volume, measurement: Measurement, *, c
     path = Path(path)
     fig = render_snapshot(pet, measurement, ct=ct, mri=mri, pet_to_mri=pet_to_mri, mri_label=mri_label,
                           title=title)
-    fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".png", dir=str(path.parent if str(path.parent) else "."))
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     logger.info("snapshot written: %s", path)
     return path

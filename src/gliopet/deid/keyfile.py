@@ -16,9 +16,9 @@ import io
 import os
 import re
 import secrets
-import tempfile
 from pathlib import Path
 
+from ..atomic import write_text
 from ..errors import InputError
 from .keyed import KEY_BYTES
 
@@ -78,15 +78,7 @@ def _write_private(path: Path, header: tuple[str, ...], rows: list[tuple]) -> No
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(buffer.getvalue())
-        os.chmod(tmp, KEY_FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, buffer.getvalue(), mode=KEY_FILE_MODE)
 
 
 def write_patient_map(key_file: Path, patients: dict[str, tuple[str, int]]) -> Path:

@@ -30,6 +30,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from tqdm import tqdm
 
+from ..atomic import replacing
 from .._version import __version__
 from ..errors import InputError
 from .dataset import PatientPseudonym, deidentify_dataset, quarantine_reason
@@ -134,14 +135,8 @@ def _file_meta(ds: Dataset, transfer_syntax: str) -> FileMetaDataset:
 
 def _write(ds: Dataset, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".dcm", dir=path.parent)
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         ds.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read(path: Path) -> tuple[Dataset | None, str | None]:

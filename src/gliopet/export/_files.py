@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
+from ..atomic import replacing
 from ..errors import InputError
 
 __all__ = ["subject_labels", "Staging", "atomic_write_dataset", "check_writable_file"]
@@ -108,10 +109,6 @@ def check_writable_file(path: str | Path, *, option: str) -> Path:
 def atomic_write_dataset(dataset, path: str | Path) -> Path:
     """Save a pydicom dataset to a temporary name beside ``path``, then rename it to ``path``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
+    with replacing(path) as tmp:
         dataset.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

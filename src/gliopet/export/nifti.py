@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_text
 from .._version import __version__
 from ..io.nifti import write_nifti
 from ..jsonable import json_default
@@ -85,8 +86,6 @@ def write_nifti_study(study: ExportStudy, root: str | Path) -> list[Path]:
         "Sources": [str(study.name)],
         "GeneratedBy": [{"Name": "gliopet", "Version": __version__}],
     }
-    tmp = paths["sidecar"].with_name(f".{paths['sidecar'].name}.partial")
-    tmp.write_text(json.dumps(sidecar, indent=1, default=json_default))
-    tmp.replace(paths["sidecar"])
+    write_text(paths["sidecar"], json.dumps(sidecar, indent=1, default=json_default))
     written.append(paths["sidecar"])
     return written

@@ -14,6 +14,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from ..atomic import replacing
 from ..errors import GliopetError
 from ..volume import Volume
 
@@ -80,11 +81,6 @@ def read_nifti(path: str | Path, *, dtype: type = np.float32) -> Volume:
 def write_nifti(volume: Volume, path: str | Path) -> Path:
     """Write ``volume`` to ``path`` (NIfTI-1, RAS); written to a temporary file then renamed."""
     path = Path(path)
-    suffix = ".nii.gz" if path.name.endswith(".nii.gz") else ".nii"
-    tmp = path.with_name(f".{path.name}.partial{suffix}")
-    try:
+    with replacing(path) as tmp:
         nib.save(volume_to_nifti(volume), str(tmp))
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

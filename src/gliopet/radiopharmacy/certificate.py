@@ -9,14 +9,13 @@ so a failure never leaves half a certificate behind.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 import jinja2
 
 from .._version import __version__
+from ..atomic import write_bytes
 from ..errors import InputError
 from .release import ReleaseDecision
 
@@ -130,17 +129,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{path}: folder {folder} does not exist")
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o644)  # mkstemp makes 0600; a certificate is meant to be read
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, data, sync=True)  # readable by others: a certificate is meant to be read
 
 
 def write_certificate(decision: ReleaseDecision, path: str | Path, *,

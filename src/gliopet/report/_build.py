@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import platform
-import tempfile
 from collections.abc import Sequence
 import dataclasses
 from dataclasses import asdict, dataclass, field
@@ -23,6 +21,7 @@ from pathlib import Path
 import jinja2
 
 from .._version import __version__
+from ..atomic import write_bytes
 from ..errors import InputError
 from ..cohort import CohortSource, load_cohort_csv
 from ..stats import (ALPHA, GRADES, STANDARD_TIME_MIN, VARIABLE_LABELS, Cohort, analyse_cohort, format_number,
@@ -379,17 +378,7 @@ def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, OUTPUT_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, data, mode=OUTPUT_MODE, sync=True)
 
 
 def write_report(source: CohortSource | str | Path, out_path: str | Path, *,

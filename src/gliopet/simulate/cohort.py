@@ -26,6 +26,7 @@ from typing import Any, Iterable, Sequence
 
 from tqdm import tqdm
 
+from ..atomic import write_text
 from ..errors import InputError
 from .patient import simulate_patient
 from .pilots import BG_MAX_OVER_MEAN, EFFECTIVE_OSEM_FWHM_MM
@@ -73,9 +74,7 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, str]
     writer.writeheader()
     for row in rows:
         writer.writerow(row)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, buf.getvalue())
 
 
 def _run_one(args: tuple[PatientSpec, str, int]) -> dict[str, Any]:

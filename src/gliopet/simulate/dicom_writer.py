@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +36,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
 
+from ..atomic import replacing
 from ..decay import average_count_rate_time_s, decay_factor, decayed_activity_bq
 from ..errors import InputError
 from ..volume import Volume
@@ -145,14 +144,8 @@ def _check_volume(volume: Volume, what: str) -> None:
 
 
 def _atomic_write(ds: Dataset, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".dcm", dir=path.parent)
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         ds.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _da(dt: datetime) -> str:

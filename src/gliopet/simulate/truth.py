@@ -31,6 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..atomic import write_text
 from ..jsonable import json_default
 from ..volume import Volume
 from .acquisition import Scanner
@@ -181,9 +182,7 @@ def write_truth(patient: SampledPatient, *, aim: Aim, lesion: Lesion, scans: Seq
 
 def json_dump(obj: Any, path: Path) -> None:
     """Write ``obj`` as indented, key-sorted JSON, through a temporary name."""
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n")
 
 
 def _g4(value: float | None) -> str:
