@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The reading app's viewer (NiiVue), pinned in package-lock.json, served by the app itself.
+NODE_STAMP := node_modules/.installed
 DEMO_OUT ?= demo-output
 
 .PHONY: demo test bench sysdeps lock clean
@@ -15,17 +17,21 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $(NODE_STAMP)
+
 # System tools the tests drive for real: a PDF rasteriser (poppler), a headless
 # browser (Chromium) and a PostgreSQL server. Installed from Debian when missing.
 sysdeps:
 	@./.ci/sysdeps
 
 # The demo's output is regenerated from scratch on every run (it is all simulated).
-demo: $(STAMP)
+demo: $(STAMP) $(NODE_STAMP)
 	rm -rf $(DEMO_OUT)
 	$(BIN)/gliopet demo --out $(DEMO_OUT)
 
-test: $(STAMP) sysdeps
+test: $(STAMP) $(NODE_STAMP) sysdeps
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)

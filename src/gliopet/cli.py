@@ -236,10 +236,123 @@ def report(csv: Path | None, db_url: str | None, out_file: Path, figures_dir: Pa
 
 
 @main.command()
+@click.option("--db", "db_url", required=True, help="Store: sqlite:///FILE, a SQLite file, or postgresql://...")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--certificate", "certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TLS certificate (PEM): serve HTTPS, cookies marked Secure.")
+@click.option("--key", "keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TLS private key (PEM) of --certificate.")
+def serve(db_url: str, host: str, port: int, certfile: Path | None, keyfile: Path | None) -> None:
+    """Blinded reading web app."""
+    if bool(certfile) != bool(keyfile):
+        raise click.UsageError("--certificate and --key go together")
+    from .reading import serve_app
+
+    serve_app(db_url, host=host, port=port, certfile=certfile, keyfile=keyfile)
+
+
+def _read_password(name: str) -> str:
+    if sys.stdin.isatty():
+        return click.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@main.group()
+def readers() -> None:
+    """Reader accounts of the reading app: add, list, disable."""
+
+
+@readers.command("add")
+@click.argument("name")
 @click.option("--db", "db_url", required=True)
-def serve(db_url: str) -> None:
-    """Blinded reading web app (not built yet)."""
-    _not_built("serve", "blinded reading web app")
+@click.option("--admin", is_flag=True, help="May adjudicate, reopen reads and export the audit trail.")
+def readers_add(name: str, db_url: str, admin: bool) -> None:
+    """Add a reader; the password is read from a prompt (or the first line of standard input)."""
+    from .reading import add_reader
+    from .store import open_store
+
+    password = _read_password(name)
+    engine = open_store(db_url)
+    try:
+        add_reader(engine, name, password, admin=admin)
+    finally:
+        engine.dispose()
+    click.echo(f"reader {name} added" + (" (admin)" if admin else ""))
+
+
+@readers.command("list")
+@click.option("--db", "db_url", required=True)
+def readers_list(db_url: str) -> None:
+    """List the accounts."""
+    from .reading import list_readers
+    from .store import open_store
+
+    engine = open_store(db_url)
+    try:
+        for r in list_readers(engine):
+            flags = [f for f, on in (("admin", r["admin"]), ("disabled", r["disabled"])) if on]
+            click.echo(f"{r['name']}\t{','.join(flags)}")
+    finally:
+        engine.dispose()
+
+
+@readers.command("disable")
+@click.argument("name")
+@click.option("--db", "db_url", required=True)
+def readers_disable(name: str, db_url: str) -> None:
+    """Disable an account (it can no longer log in)."""
+    from .reading import disable_reader
+    from .store import open_store
+
+    engine = open_store(db_url)
+    try:
+        disable_reader(engine, name)
+    finally:
+        engine.dispose()
+    click.echo(f"reader {name} disabled")
+
+
+@main.group()
+def reading() -> None:
+    """Reading sessions: new (cases and readers' orders), export (the reads as CSV)."""
+
+
+@reading.command("new")
+@click.argument("name")
+@click.option("--db", "db_url", required=True)
+@click.option("--readers", "reader_names", required=True, help="Reader names, comma-separated (A,B).")
+@click.option("--seed", type=int, help="Seed of the readers' orders (default: random; recorded).")
+def reading_new(name: str, db_url: str, reader_names: str, seed: int | None) -> None:
+    """Create a reading session over the store's measured studies."""
+    from .reading import new_session
+    from .store import open_store
+
+    engine = open_store(db_url)
+    try:
+        made = new_session(engine, name, readers=[r.strip() for r in reader_names.split(",") if r.strip()],
+                           seed=seed)
+    finally:
+        engine.dispose()
+    click.echo(f"reading session {made['name']}: {made['cases']} cases, readers {', '.join(made['readers'])}, "
+               f"seed {made['seed']}")
+
+
+@reading.command("export")
+@click.argument("name")
+@click.option("--db", "db_url", required=True)
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def reading_export(name: str, db_url: str, out_file: Path) -> None:
+    """Write the session's reads (one row per case, each reader and the consensus) as CSV."""
+    from .reading import export_reads
+    from .store import open_store
+
+    engine = open_store(db_url)
+    try:
+        written = export_reads(engine, name, out_file)
+    finally:
+        engine.dispose()
+    click.echo(f"reads written: {written}")
 
 
 @main.command()

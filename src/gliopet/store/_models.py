@@ -12,17 +12,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, MetaData, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ..measure import MEASURED_COLUMNS
 
 __all__ = ["Base", "Patient", "Study", "Series", "MeasurementRow", "Read", "RadiopharmacyBatch", "Provenance",
-           "STUDY_DONE", "STUDY_FAILED", "MEASURE_FIELDS"]
+           "Reader", "ReadingSession", "ReadingCase", "ReadingAssignment", "ReadingConsensus", "LoginSession",
+           "AuditEntry", "STUDY_DONE", "STUDY_FAILED", "MEASURE_FIELDS",
+           "READ_NEW", "READ_DRAFT", "READ_SUBMITTED"]
 
 #: Study status values.
 STUDY_DONE = "done"
 STUDY_FAILED = "failed"
+#: Status of one reader's read of one case in a reading session.
+READ_NEW = "new"
+READ_DRAFT = "draft"
+READ_SUBMITTED = "submitted"
 #: Measured values kept as columns (DESIGN.md measured columns, owned by :mod:`gliopet.measure`);
 #: the full record is kept as JSON.
 MEASURE_FIELDS = MEASURED_COLUMNS
@@ -154,3 +161,109 @@ class Provenance(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     study: Mapped[Study] = relationship(back_populates="provenance")
+
+
+class Reader(Base):
+    """An account of the blinded reading app (``gliopet readers add``): argon2id hash, never the password."""
+
+    __tablename__ = "readers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReadingSession(Base):
+    """A blinded reading of the store's studies (``gliopet reading new``): the seed of the readers' orders."""
+
+    __tablename__ = "reading_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cases: Mapped[list[ReadingCase]] = relationship(back_populates="session", cascade="all, delete-orphan")
+
+
+class ReadingCase(Base):
+    """One study in a reading session under an opaque random code (the only name a reader sees).
+
+    The study is named by patient and StudyInstanceUID, not by the study row, so that analysing
+    the study again (which replaces its row) keeps the reads.
+    """
+
+    __tablename__ = "reading_cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_pk: Mapped[int] = mapped_column(ForeignKey("reading_sessions.id", ondelete="CASCADE"), index=True)
+    patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    study_uid: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    session: Mapped[ReadingSession] = relationship(back_populates="cases")
+    assignments: Mapped[list[ReadingAssignment]] = relationship(back_populates="case", cascade="all, delete-orphan")
+
+
+class ReadingAssignment(Base):
+    """One reader's read of one case: its place in the reader's worklist and the score (draft or submitted).
+
+    ``reader_slot`` is the reader's number in the session (1 for the first of ``--readers``):
+    the read becomes ``visual_reader<slot>`` / ``score_reader<slot>`` in the analysis table.
+    """
+
+    __tablename__ = "reading_assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_pk: Mapped[int] = mapped_column(ForeignKey("reading_cases.id", ondelete="CASCADE"), index=True)
+    reader_pk: Mapped[int] = mapped_column(ForeignKey("readers.id", ondelete="CASCADE"), index=True)
+    reader_slot: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10))
+    visual: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    confidence: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lesion_x_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lesion_y_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lesion_z_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    case: Mapped[ReadingCase] = relationship(back_populates="assignments")
+    reader: Mapped[Reader] = relationship()
+    __table_args__ = (UniqueConstraint("case_pk", "reader_pk", name="uq_reading_assignments_case_reader"),)
+
+
+class ReadingConsensus(Base):
+    """The adjudicated read of a case the readers disagreed on (what ``visual`` becomes)."""
+
+    __tablename__ = "reading_consensus"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_pk: Mapped[int] = mapped_column(ForeignKey("reading_cases.id", ondelete="CASCADE"), unique=True)
+    visual: Mapped[str] = mapped_column(String(8))
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginSession(Base):
+    """A logged-in browser: the SHA-256 of its cookie token (the token itself is never stored) and its CSRF token."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    reader_pk: Mapped[int] = mapped_column(ForeignKey("readers.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """The reading app's audit trail: append-only (the database refuses UPDATE and DELETE on it)."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    case_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    previous: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    new: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from ..errors import InputError
 from ..paths import keep_path, resolve_kept_path
-from ._models import (MEASURE_FIELDS, STUDY_DONE, STUDY_FAILED, MeasurementRow, Patient, Provenance, Read,
-                      Series, Study)
+from ._models import (MEASURE_FIELDS, READ_SUBMITTED, STUDY_DONE, STUDY_FAILED, MeasurementRow, Patient,
+                      Provenance, Read, ReadingAssignment, ReadingCase, ReadingConsensus, ReadingSession, Series,
+                      Study)
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +207,38 @@ def _measured_values(row: dict[str, Any], found: list[MeasurementRow], base: Pat
         row["snapshot"] = str(resolve_kept_path(snapshot, base))
 
 
+def _reading_columns(session: Session) -> dict[int, dict[str, Any]]:
+    """Per patient: the latest reading session's submitted reads and its consensus.
+
+    ``visual_reader<n>`` / ``score_reader<n>`` (n: the reader's number in the
+    session), and ``visual``: the adjudicated consensus, else the readers'
+    unanimous read once every reader has submitted the case.
+    """
+    latest = session.scalar(sa.select(ReadingSession.id).join(ReadingCase, ReadingCase.session_pk == ReadingSession.id)
+                            .join(ReadingAssignment, ReadingAssignment.case_pk == ReadingCase.id)
+                            .where(ReadingAssignment.status == READ_SUBMITTED)
+                            .order_by(ReadingSession.id.desc()).limit(1))
+    if latest is None:
+        return {}
+    slots = sorted(set(session.scalars(sa.select(ReadingAssignment.reader_slot).join(ReadingAssignment.case)
+                                       .where(ReadingCase.session_pk == latest))))
+    out: dict[int, dict[str, Any]] = {}
+    for case in session.scalars(sa.select(ReadingCase).where(ReadingCase.session_pk == latest)):
+        row: dict[str, Any] = {}
+        for n in slots:
+            row[f"visual_reader{n}"], row[f"score_reader{n}"] = "", ""
+        done = [a for a in case.assignments if a.status == READ_SUBMITTED]
+        for a in done:
+            row[f"visual_reader{a.reader_slot}"] = a.visual or ""
+            row[f"score_reader{a.reader_slot}"] = "" if a.score is None else str(a.score)
+        chosen = session.scalar(sa.select(ReadingConsensus.visual).where(ReadingConsensus.case_pk == case.id))
+        if chosen is None and len(done) == len(slots) and len({a.visual for a in done}) == 1:
+            chosen = done[0].visual
+        row["visual"] = chosen or ""
+        out[case.patient_pk] = row
+    return out
+
+
 def analysis_table(engine: Engine) -> AnalysisTable:
     """The analysis table, one row per patient, typed (the shape :mod:`gliopet.stats.cohort` validates).
 
@@ -214,7 +247,10 @@ def analysis_table(engine: Engine) -> AnalysisTable:
     point when there are several, then pass-through columns (e.g. ``visual``),
     then ``snapshot``. Patients whose study is not measured have empty
     measured columns. ``visual`` comes from the clinical table's column or,
-    when absent, from the stored reads (unanimous readers; empty otherwise).
+    when absent, from the latest reading session (the consensus, else the
+    readers' unanimous submitted read), else from the stored reads (unanimous
+    readers; empty otherwise). The reading session's submitted reads become
+    ``visual_reader<n>`` and ``score_reader<n>`` (unless the clinical table has them).
 
     Raises
     ------
@@ -231,6 +267,7 @@ def analysis_table(engine: Engine) -> AnalysisTable:
             sa.select(Study.patient_pk, MeasurementRow).join(MeasurementRow.study)
             .where(Study.status == STUDY_DONE).order_by(MeasurementRow.scan_time_min)).all()
         reads = session.execute(sa.select(Study.patient_pk, Read.visual).join(Read.study)).all()
+        reading = _reading_columns(session)
         provenance = session.execute(sa.select(Provenance.parameters, Provenance.gliopet_version)
                                      .order_by(Provenance.id)).all()
         by_patient: dict[int, list[MeasurementRow]] = {}
@@ -246,6 +283,13 @@ def analysis_table(engine: Engine) -> AnalysisTable:
             _measured_values(row, by_patient.get(p.id, []), base)
             snapshot = row.pop("snapshot", None)
             row.update({key: value for key, value in (p.extra or {}).items() if key not in row})
+            read = dict(reading.get(p.id, {}))
+            if reading and not read:
+                read = {key: "" for key in next(iter(reading.values()))}
+            session_visual = read.pop("visual", "")
+            row.update({key: value for key, value in read.items() if key not in row})
+            if not row.get("visual") and session_visual:
+                row["visual"] = session_visual
             if not row.get("visual"):
                 votes = visual_reads.get(p.id, set())
                 row["visual"] = votes.pop() if len(votes) == 1 else ""
