@@ -18,11 +18,12 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || ./.ci/sysdeps
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $(NODE_STAMP)
 
 # System tools the tests drive for real: a PDF rasteriser (poppler), a headless
-# browser (Chromium) and a PostgreSQL server. Installed from Debian when missing.
+# browser (Chromium), a PostgreSQL server, the DICOM validator and npm. Installed from Debian when missing.
 sysdeps:
 	@./.ci/sysdeps
 
@@ -31,7 +32,7 @@ demo: $(STAMP) $(NODE_STAMP)
 	rm -rf $(DEMO_OUT)
 	$(BIN)/gliopet demo --out $(DEMO_OUT)
 
-test: $(STAMP) $(NODE_STAMP) sysdeps
+test: $(STAMP) sysdeps $(NODE_STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)
