@@ -73,13 +73,26 @@ class PeakMemory:
         return max(peaks) if peaks else 0.0
 
 
+def _clinical_with_visual(cohort: Path, out: Path) -> Path:
+    """The simulator's clinical CSV plus ``visual`` from its ground truth (a lesion was made visible or not)."""
+    with open(cohort / "ground_truth.csv", newline="") as fh:
+        visible = {r["patient_id"]: r["visible"] == "yes" for r in csv.DictReader(fh)}
+    with open(cohort / "clinical.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(out, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*rows[0].keys(), "visual"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "visual": "positive" if visible[row["patient_id"]] else "negative"})
+    return out
+
+
 def demo(cohort: Path, out: Path, workers: int = 2) -> dict:
     from gliopet.analyze import run_analysis
     from gliopet.stats import analyse_cohort
     from gliopet.cohort import load_cohort_store
-    from gliopet.demo import clinical_with_visual
 
-    clinical = clinical_with_visual(cohort / "clinical.csv", cohort / "ground_truth.csv", out / "clinical-visual.csv")
+    clinical = _clinical_with_visual(cohort, out / "clinical-visual.csv")
     db = out / "demo.sqlite"
     if db.exists():
         db.unlink()

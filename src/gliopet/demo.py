@@ -8,16 +8,18 @@
    semiovale background; the 30 min scans with the 60 min ROIs), a snapshot
    of both ROIs drawn, with the registered T1 MRI beneath for the patients of
    the study's figures.
-4. ``gliopet stats --db`` and ``gliopet report --db`` (HTML and PDF) from the
+4. The blinded visual read: a reading session on the store, scored by two
+   simulated readers and adjudicated by a simulated chief
+   (:mod:`gliopet.reading._simulated`: reads made from the simulator's ground
+   truth with deliberate disagreements, through the same calls as the web
+   app). The consensus becomes ``visual``; the report says the reads are
+   simulated.
+5. ``gliopet stats --db`` and ``gliopet report --db`` (HTML and PDF) from the
    store, and the analysis CSV exported from it.
-5. Check the example 68Ga-Pentixafor batch record for release and write its
+6. Check the example 68Ga-Pentixafor batch record for release and write its
    certificate.
-6. Export every measured study from the store as DICOM SEG, SR TID 1500 and
+7. Export every measured study from the store as DICOM SEG, SR TID 1500 and
    NIfTI (BIDS-PET derivative) into ``export/`` (``gliopet export``).
-
-The visual read (``visual``, a column of the clinical CSV here) comes from the
-simulator's ground truth (a lesion was made visible or not): the blinded
-reading app is a later capability.
 """
 
 from __future__ import annotations
@@ -32,13 +34,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
-from .atomic import replacing
 from .errors import InputError
 from .jsonable import json_default
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run_demo", "clinical_with_visual", "DEFAULT_SEED", "STORE_FILE"]
+__all__ = ["run_demo", "DEFAULT_SEED", "STORE_FILE", "READING_SESSION"]
 
 DEFAULT_SEED = 2019
 #: Patients of the study's Table 2 shown in its Figures 1 to 3 (PET/CT beside MRI): simulated with
@@ -46,25 +47,27 @@ DEFAULT_SEED = 2019
 FIGURE_PATIENTS = ("29", "22", "13")
 #: The demo's store, inside its output folder (paths in it are kept relative to it).
 STORE_FILE = "gliopet.sqlite"
+#: The demo's reading session: two simulated readers (gliopet.reading._simulated).
+READING_SESSION = "demo-simulated-reading"
+#: What the report says of the demo's reads.
+READS_NOTE = ("In this demonstration the two readers and the adjudicating chief are simulated: their reads are "
+              "made from the simulator's ground truth with deliberate disagreements, not by physicians.")
 
 
 def _data_path(*parts: str) -> Path:
     return Path(str(resources.files("gliopet").joinpath("data", *parts)))
 
 
-def clinical_with_visual(clinical_csv: Path, truth_csv: Path, out: Path) -> Path:
-    """The simulated clinical CSV with the ``visual`` read the simulator's truth gives."""
+def _truth_reads(truth_csv: Path):
+    """Per patient, what the simulator made at 60 min: a visible lesion or not, and its reconstructed TBR."""
+    from .reading._simulated import TruthRead
+
+    out = {}
     with open(truth_csv, newline="") as fh:
-        visible = {row["patient_id"]: row["visible"] == "yes" for row in csv.DictReader(fh)}
-    with open(clinical_csv, newline="") as fh:
-        reader = csv.DictReader(fh)
-        rows = list(reader)
-        columns = [*reader.fieldnames, "visual"]
-    with replacing(out) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "visual": "positive" if visible[row["patient_id"]] else "negative"})
+        for row in csv.DictReader(fh):
+            if int(float(row["scan_time_min"])) == 60:
+                tbr = float(row["recon_tbr"]) if row.get("recon_tbr") else None
+                out[row["patient_id"]] = TruthRead(visible=row["visible"] == "yes", tbr=tbr)
     return out
 
 
@@ -87,7 +90,9 @@ def run_demo(out_dir: str | Path, *, n_patients: int | None = None, workers: int
     from .cohort import load_cohort_store, write_cohort_csv
     from .inspect import inspect_tree
     from .radiopharmacy import run_release_check, write_certificate
-    from .report import write_report
+    from .reading._simulated import simulate_reading
+    from .report import ReportParameters, write_report
+    from .store import open_store
     from .simulate.cohort import patient_specs_like, read_like_csv, simulate_cohort
     from .stats import analyse_cohort
 
@@ -118,32 +123,42 @@ def run_demo(out_dir: str | Path, *, n_patients: int | None = None, workers: int
     yield f"inspected {inspection['n_series']} series: {ready}/{len(pets)} PET series ready for SUV"
 
     # 3. The cohort into the store, as `gliopet analyze` does it.
-    clinical_csv = clinical_with_visual(cohort.clinical_csv, cohort.ground_truth_csv, out_dir / "clinical.csv")
     store = out_dir / STORE_FILE
-    summary = run_analysis(cohort.root, clinical_csv, db=str(store), workers=workers,
+    summary = run_analysis(cohort.root, cohort.clinical_csv, db=str(store), workers=workers,
                            snapshots=out_dir / "measurements")
     if summary.failed:
         raise InputError(f"{summary.failed} simulated stud(ies) could not be measured: {'; '.join(summary.errors)}")
     yield (f"analyzed {summary.measured} studies into {store} (lesion 10 mm circle, background 25 mm circle; "
            f"snapshots in {out_dir / 'measurements'})")
 
-    # 4. Statistics and the report from the store; the analysis CSV exported from it.
+    # 4. The blinded read, by two simulated readers and an adjudicating chief (the consensus becomes `visual`).
+    engine = open_store(str(store))
+    try:
+        reading = simulate_reading(engine, READING_SESSION, _truth_reads(cohort.ground_truth_csv), seed=seed)
+    finally:
+        engine.dispose()
+    yield (f"reading: {reading['cases']} cases read by {len(reading['readers'])} simulated readers, "
+           f"{reading['disagreements']} disagreement(s) adjudicated (session {READING_SESSION!r}; simulated, "
+           "not physicians)")
+
+    # 5. Statistics and the report from the store; the analysis CSV exported from it.
     source = load_cohort_store(str(store))
+    parameters = dataclasses.replace(ReportParameters.from_recorded(source.parameters), reads_note=READS_NOTE)
     analysis_csv = write_cohort_csv(source, out_dir / "analysis.csv")
     stats = analyse_cohort(source.cohort)
     (out_dir / "stats.json").write_text(json.dumps(stats, indent=1, default=json_default))
-    html = write_report(source, out_dir / "report.html", figures_dir=out_dir / "figures")
-    pdf = write_report(source, out_dir / "report.pdf")
+    html = write_report(source, out_dir / "report.html", parameters=parameters, figures_dir=out_dir / "figures")
+    pdf = write_report(source, out_dir / "report.pdf", parameters=parameters)
     rate = stats["detection_rate"]
     yield f"analysis: {analysis_csv} (detection {rate['k']}/{rate['n']})"
 
-    # 5. The radiopharmacy release check of the example batch.
+    # 6. The radiopharmacy release check of the example batch.
     batch = _data_path("examples", "radiopharmacy", "batch-68ga-pentixafor.yaml")
     decision = run_release_check(batch)
     certificate = write_certificate(decision, out_dir / "release-certificate.html", issued_at=started)
     yield f"radiopharmacy: batch {'released' if decision.released else 'NOT released'}: {certificate}"
 
-    # 6. The standard exports of every measured study, from the store (`gliopet export seg|sr|nifti`);
+    # 7. The standard exports of every measured study, from the store (`gliopet export seg|sr|nifti`);
     # the report's two lines stay the last ones printed.
     from .export import export_store
 

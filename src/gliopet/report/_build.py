@@ -84,6 +84,8 @@ class ReportParameters:
         gliopet version that measured the values.
     title : str
         Report title.
+    reads_note : str
+        A sentence on where the visual reads came from (the demo says they are simulated).
     """
 
     lesion_roi_diameter_mm: float = 10.0
@@ -95,6 +97,8 @@ class ReportParameters:
     tracer: str = ""
     software_version: str = __version__
     title: str = "Semi-quantitative PET cohort report"
+    #: Said of the visual reads in the methods (e.g. that they were simulated), or "".
+    reads_note: str = ""
 
     @classmethod
     def from_recorded(cls, recorded: dict) -> ReportParameters:
@@ -131,7 +135,7 @@ def methods_paragraph(params: ReportParameters, result: dict) -> str:
         + (f" by two readers ({readers['readers'][0]}, {readers['readers'][1]}); agreement is given as Cohen's "
            "kappa with its large-sample 95 % CI, and as percent agreement, prevalence- and bias-adjusted kappa "
            "(PABAK) and Gwet's AC1 with 95 % CIs (Gwet 2014), which stay interpretable when nearly all scans "
-           "are of one class." if readers else "."),
+           "are of one class." if readers else ".") + (f" {params.reads_note}" if params.reads_note else ""),
         "Categorical variables are given as n (%), continuous ones as median (range). "
         + (f"Measured values are summarised over the {result['detection_rate']['k']} visually positive scans; "
            "visually negative scans have no measurable lesion and were excluded from these statistics. "

@@ -48,7 +48,7 @@ CONFIDENCE = 0.95
 
 @dataclass(frozen=True, slots=True)
 class AgreementResult:
-    """One agreement coefficient, its standard error and 95 % interval (clipped to [-1, 1])."""
+    """One agreement coefficient, its standard error and 95 % interval (clipped to its range)."""
 
     name: str
     n: int
@@ -104,10 +104,10 @@ def agreement_table(reader1: Sequence, reader2: Sequence,
     return table, cats
 
 
-def _interval(value: float, se: float, n: int) -> tuple[float, float]:
-    """value +/- t(0.975, n - 1) SE (Gwet 2014), clipped to [-1, 1]."""
+def _interval(value: float, se: float, n: int, *, lowest: float = -1.0) -> tuple[float, float]:
+    """value +/- t(0.975, n - 1) SE (Gwet 2014), clipped to [lowest, 1] (a proportion's lowest is 0)."""
     half = float(_st.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * se if n >= 2 else math.inf
-    return (max(-1.0, value - half), min(1.0, value + half))
+    return (max(lowest, value - half), min(1.0, value + half))
 
 
 def percent_agreement(table: np.ndarray) -> AgreementResult:
@@ -121,7 +121,7 @@ def percent_agreement(table: np.ndarray) -> AgreementResult:
     n = int(table.sum())
     pa = float(np.trace(table)) / n
     se = math.sqrt(pa * (1.0 - pa) / n)
-    return AgreementResult("percent agreement", n, pa, se, _interval(pa, se, n))
+    return AgreementResult("percent agreement", n, pa, se, _interval(pa, se, n, lowest=0.0))
 
 
 def pabak(table: np.ndarray) -> AgreementResult:

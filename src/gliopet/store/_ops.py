@@ -246,10 +246,10 @@ def analysis_table(engine: Engine) -> AnalysisTable:
     ``suvmax_<min>min`` and ``tbr_max_to_bg_max_<min>min`` for every time
     point when there are several, then pass-through columns (e.g. ``visual``),
     then ``snapshot``. Patients whose study is not measured have empty
-    measured columns. ``visual`` comes from the clinical table's column or,
-    when absent, from the latest reading session (the consensus, else the
-    readers' unanimous submitted read), else from the stored reads (unanimous
-    readers; empty otherwise). The reading session's submitted reads become
+    measured columns. ``visual`` comes from the latest reading session (the
+    adjudicated consensus, else the readers' unanimous submitted read) where
+    it has decided the case, else from the clinical table's column, else from
+    the stored reads (unanimous readers; empty otherwise). The reading session's submitted reads become
     ``visual_reader<n>`` and ``score_reader<n>`` (unless the clinical table has them).
 
     Raises
@@ -288,7 +288,7 @@ def analysis_table(engine: Engine) -> AnalysisTable:
                 read = {key: "" for key in next(iter(reading.values()))}
             session_visual = read.pop("visual", "")
             row.update({key: value for key, value in read.items() if key not in row})
-            if not row.get("visual") and session_visual:
+            if session_visual:  # the readers' consensus is what visual becomes (over a typed-in column)
                 row["visual"] = session_visual
             if not row.get("visual"):
                 votes = visual_reads.get(p.id, set())
