@@ -129,20 +129,35 @@ def suv(series: Path, as_json: bool) -> None:
               help="Write the measurements as a DICOM SR TID 1500 report (with --seg).")
 @click.option("--frames", help="START-END minutes after injection: sum a DYNAMIC or GATED PET's frames in that "
                                "window (frame-duration weighted) into one static image, e.g. 20-40 for FET.")
+@click.option("--tracer", help="Apply the tracer's preset (fet, fdopa, met, pentixafor): static window, background "
+                               "method, BTV factor, and for a dynamic series the time-activity curves. Each value "
+                               "is overridden by --frames, --background, --btv-factor, --tac-*; all are recorded.")
+@click.option("--btv-factor", type=float, help="BTV threshold: voxels >= FACTOR x background mean [1.6, or the preset's].")
+@click.option("--tac-isocontour", type=float, help="Lesion TAC VOI: fraction of the summed image's maximum [preset].")
+@click.option("--tac-slope-window", help="START-END minutes p.i. of the late-slope fit [preset, e.g. 20-40].")
+@click.option("--tac-plateau-slope", type=float,
+              help="Plateau when |slope| / SUV at the window's middle is below this, per hour [preset].")
 def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: bool, snapshot: Path | None,
             suv_type: str, mri: Path | None, timepoints: tuple[Path, ...], seg_file: Path | None = None,
-            sr_file: Path | None = None, frames: str | None = None) -> None:
+            sr_file: Path | None = None, frames: str | None = None, tracer: str | None = None,
+            btv_factor: float | None = None, tac_isocontour: float | None = None,
+            tac_slope_window: str | None = None, tac_plateau_slope: float | None = None) -> None:
     """Lesion and background ROIs, SUVmax/mean/peak, BTV, TBR.
 
     PET and CT are DICOM (a file or a folder of one series) or NIfTI; a NIfTI
     PET must already be in SUV (g/mL). MASK is a NIfTI or DICOM SEG on the PET grid.
     """
-    from .study import format_record, measure_study_files
+    from .study import format_record, measure_study_files, parse_frames_option
 
     if sr_file is not None and seg_file is None:
         raise click.UsageError("--sr references the ROIs' SEG: give --seg FILE too")
+    if tracer is not None and click.get_current_context().get_parameter_source("background").name == "DEFAULT":
+        background = None  # the preset's
+    dynamic = {"tac_isocontour": tac_isocontour, "pattern_plateau_relative_slope_per_h": tac_plateau_slope,
+               "slope_window_min": None if tac_slope_window is None else list(parse_frames_option(tac_slope_window))}
     study = measure_study_files(pet, ct=ct, lesion=lesion, background=background, suv_type=suv_type,
-                                snapshot=snapshot, mri=mri, timepoints=timepoints, frames=frames)
+                                snapshot=snapshot, mri=mri, timepoints=timepoints, frames=frames, tracer=tracer,
+                                btv_factor=btv_factor, dynamic=dynamic)
     written = []
     if seg_file is not None:
         from .export import export_study

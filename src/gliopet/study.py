@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -31,14 +32,15 @@ import numpy as np
 from ._version import __version__
 from .errors import InputError
 from .io.images import PetImage, is_nifti, read_ct, read_mri, read_pet, read_seg_mask
-from .measure import (BackgroundMethod, BackgroundSpec, LesionMethod, LesionSpec, Measurement, measure_pet,
-                      measure_timepoints, mri_mask_to_pet, register_mri)
+from .measure import (BTV_THRESHOLD_FACTOR, BackgroundMethod, BackgroundSpec, LesionMethod, LesionSpec, Measurement,
+                      biological_tumour_volume, measure_pet, measure_timepoints, mri_mask_to_pet, register_mri)
 from .volume import Volume
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["SUV_TYPES", "PetMeasurement", "StudyRecord", "parse_point", "parse_lesion_option",
-           "parse_background_option", "measure_study_files", "reference_index", "format_record"]
+           "parse_background_option", "measure_study_files", "reference_index", "format_record",
+           "TracerPreset", "load_tracer_preset", "tracer_preset_names"]
 
 #: The SUV normalisations a DICOM PET can be measured in (``--suv-type``).
 SUV_TYPES = ("bw", "lbm_janmahasatian", "bsa", "ibw")
@@ -103,6 +105,79 @@ def parse_background_option(text: str) -> BackgroundSpec:
     if point is None:
         raise InputError(f"--background {text!r}: expected auto, crescent or X,Y,Z (LPS mm)")
     return BackgroundSpec(BackgroundMethod.POINT, point_lps_mm=point)
+
+
+_PRESETS = "presets.json"
+
+
+@dataclass(frozen=True)
+class TracerPreset:
+    """How one tracer is measured (``--tracer``): from ``data/tracers/presets.json``, each value with its source.
+
+    Attributes
+    ----------
+    static_window_min : (float, float)
+        The static image's window, minutes after injection (a dynamic series' frames in it are summed).
+    background : str
+        ``crescent`` or ``auto`` (the 25 mm circle).
+    btv_factor : float
+        BTV threshold: voxels >= ``btv_factor`` x background mean.
+    dynamic : dict
+        ``tac_isocontour``, ``slope_window_min``, ``pattern_plateau_relative_slope_per_h`` (empty: no TACs).
+    sources : dict
+        Per value: ``ref`` and ``verified`` (checked against the cited text when entered).
+    """
+
+    name: str
+    radiopharmaceutical: str
+    static_window_min: tuple[float, float]
+    background: str
+    btv_factor: float
+    dynamic: dict[str, Any]
+    sources: dict[str, Any]
+
+    def with_overrides(self, **values: Any) -> TracerPreset:
+        """The preset with the non-None ``values`` replacing its own (``dynamic`` keys merged)."""
+        dyn = {**self.dynamic, **{k: v for k, v in values.pop("dynamic", {}).items() if v is not None}}
+        fields = {k: v for k, v in values.items() if v is not None}
+        return dataclasses.replace(self, dynamic=dyn, **fields)
+
+    def to_dict(self, overridden: Sequence[str] = ()) -> dict[str, Any]:
+        return {"name": self.name, "radiopharmaceutical": self.radiopharmaceutical,
+                "static_window_min": list(self.static_window_min), "background": self.background,
+                "btv_factor": self.btv_factor, "dynamic": dict(self.dynamic), "overridden": sorted(overridden),
+                "sources": self.sources}
+
+
+def _preset_table() -> dict[str, Any]:
+    import json
+    from importlib import resources
+
+    return json.loads(resources.files("gliopet").joinpath("data", "tracers", _PRESETS).read_text(encoding="utf-8"))
+
+
+def tracer_preset_names() -> tuple[str, ...]:
+    """The tracers with a measurement preset."""
+    return tuple(sorted(_preset_table()["presets"]))
+
+
+def load_tracer_preset(name: str) -> TracerPreset:
+    """The measurement preset of ``name`` (``fet``, ``fdopa``, ``met``, ``pentixafor``).
+
+    Raises
+    ------
+    InputError
+        A tracer without a preset (the valid names listed).
+    """
+    presets = _preset_table()["presets"]
+    key = name.lower()
+    if key not in presets:
+        raise InputError(f"--tracer {name!r}: no preset in {_PRESETS}; choose one of {', '.join(sorted(presets))}")
+    entry = presets[key]
+    start, end = (float(v) for v in entry["static_window_min"])
+    return TracerPreset(name=key, radiopharmaceutical=entry["radiopharmaceutical"], static_window_min=(start, end),
+                        background=entry["background"], btv_factor=float(entry["btv_factor"]),
+                        dynamic=dict(entry.get("dynamic", {})), sources=dict(entry["sources"]))
 
 
 @dataclass(frozen=True)
@@ -220,6 +295,25 @@ def _read_primary(pet: str | Path, *, suv_type: str, frames: str | tuple[float, 
     return PetImage(series.volume, series.result, suv_type, str(pet))
 
 
+def _is_dynamic_dicom(pet: str | Path) -> bool:
+    """Whether ``pet`` is a DICOM DYNAMIC or GATED series with several frames (headers only)."""
+    if is_nifti(pet):
+        return False
+    from .io.dicom import load_dynamic_headers
+
+    return load_dynamic_headers(pet, modality=None if Path(pet).is_file() else "PT").is_dynamic
+
+
+def _with_btv_factor(pet: Volume, m: Measurement, factor: float) -> Measurement:
+    """``m`` with its BTV grown again at ``factor`` x background mean (same seed and brain limit)."""
+    if factor == BTV_THRESHOLD_FACTOR:
+        return m
+    seed = tuple(int(round(v)) for v in m.lesion.centre_ijk)
+    btv = biological_tumour_volume(pet, seed_ijk=seed, bg_mean=m.background.suvmean, factor=factor,
+                                   within=m.brain_mask)
+    return dataclasses.replace(m, btv=btv)
+
+
 def _load_template(lesion: LesionSpec, background: BackgroundSpec, template):
     automatic = lesion.method is LesionMethod.AUTO or background.method is not BackgroundMethod.POINT
     if template is not None or not automatic:
@@ -248,10 +342,11 @@ def _measure(pets: list[PetImage], reference: int, *, ct: Volume | None, ct_name
 
 
 def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion: str | LesionSpec = "auto",
-                        background: str | BackgroundSpec = "auto", suv_type: str = "bw",
+                        background: str | BackgroundSpec | None = None, suv_type: str = "bw",
                         snapshot: str | Path | None = None, template=None, mri: str | Path | None = None,
                         timepoints: Sequence[str | Path] = (), primary_time_min: float | None = None,
-                        frames: str | tuple[float, float] | None = None) -> StudyRecord:
+                        frames: str | tuple[float, float] | None = None, tracer: str | TracerPreset | None = None,
+                        btv_factor: float | None = None, dynamic: dict[str, Any] | None = None) -> StudyRecord:
     """Read one study's images, measure them, and return the typed record (drawing the snapshot if asked).
 
     Parameters
@@ -279,6 +374,16 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
         ``"START-END"`` minutes after injection: ``pet`` is a DYNAMIC or GATED
         series whose frames in that window are summed, frame-duration-weighted,
         into one static image (:func:`gliopet.io.suv_inputs.read_suv_frames`).
+    tracer : str or TracerPreset, optional
+        Apply the tracer's preset (:func:`load_tracer_preset`): its background
+        when ``background`` is None, its static window as ``frames`` when the
+        PET is a DYNAMIC series and ``frames`` is None, its BTV factor when
+        ``btv_factor`` is None, and (a dynamic series with a ``dynamic``
+        section) the time-activity curves. Recorded under ``inputs.tracer``.
+    btv_factor : float, optional
+        BTV threshold factor (default: the preset's, else 1.6).
+    dynamic : dict, optional
+        Overrides of the preset's ``dynamic`` values (None values ignored).
 
     Raises
     ------
@@ -289,6 +394,20 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     """
     if suv_type not in SUV_TYPES:
         raise InputError(f"--suv-type {suv_type!r}: expected one of {', '.join(SUV_TYPES)}")
+    preset = load_tracer_preset(tracer) if isinstance(tracer, str) else tracer
+    overridden: list[str] = []
+    if preset is not None:
+        given = {"background": background if isinstance(background, str) else None,
+                 "static_window_min": None if frames is None else parse_frames_option(frames),
+                 "btv_factor": btv_factor}
+        given = {k: v for k, v in given.items() if v is not None}
+        dyn = {k: v for k, v in (dynamic or {}).items() if v is not None}
+        preset = preset.with_overrides(**given, dynamic=dyn)
+        overridden = [*given, *(f"dynamic.{k}" for k in dyn)]
+    if background is None:
+        background = preset.background if preset is not None else BackgroundMethod.AUTO.value
+    if preset is not None and frames is None and _is_dynamic_dicom(pet):
+        frames = preset.static_window_min
     lesion_spec = parse_lesion_option(lesion) if isinstance(lesion, str) else lesion
     background_spec = parse_background_option(background) if isinstance(background, str) else background
     if mri is not None and lesion_spec.method is not LesionMethod.MASK and snapshot is None:
@@ -303,6 +422,9 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
         images, reference, ct=ct_volume, ct_name=str(ct) if ct else "CT", lesion=lesion_spec,
         background=background_spec, template=_load_template(lesion_spec, background_spec, template),
         mri=mri_volume, mri_name=str(mri) if mri else "MRI", mri_registration=None)
+    factor = btv_factor if btv_factor is not None else (preset.btv_factor if preset is not None else None)
+    if factor is not None:
+        measured = [_with_btv_factor(image.volume, m, factor) for image, m in zip(images, measured)]
     if mri_volume is not None and registration is None and snapshot is not None:
         # The MRI is only drawn: register it for the figure.
         registration = register_mri(mri_volume, pet=images[reference].volume, ct=ct_volume, mri_name=str(mri))
@@ -315,7 +437,10 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     inputs = {"pet": str(pet), "ct": None if ct is None else str(ct), "mri": None if mri is None else str(mri),
               **({} if frames is None else {"frames": list(parse_frames_option(frames))}),
               "lesion": lesion if isinstance(lesion, str) else lesion_spec.method.value,
-              "background": background if isinstance(background, str) else background_spec.method.value}
+              "background": background if isinstance(background, str) else background_spec.method.value,
+              **({} if factor is None else {"btv_factor": factor})}
+    if preset is not None:
+        inputs["tracer"] = preset.to_dict(overridden)
     hashes = {image.path: image.volume.provenance.get("pixel_sha256") for image in images}
     if ct_volume is not None:
         hashes[str(ct)] = ct_volume.provenance.get("pixel_sha256")
