@@ -222,6 +222,8 @@ class StudyRecord:
     snapshot: str | None = None
     input_sha256: dict[str, str] = field(default_factory=dict)
     software: dict[str, str] = field(default_factory=lambda: {"name": "gliopet", "version": __version__})
+    #: TACs, time to peak, late slope and pattern of a dynamic series (``--tracer`` with a dynamic section).
+    dynamic: dict[str, Any] | None = None
 
     @property
     def primary(self) -> PetMeasurement:
@@ -243,6 +245,8 @@ class StudyRecord:
         record["suv"] = dict(self.primary.suv)
         record["inputs"] = dict(self.inputs)
         record["software"] = dict(self.software)
+        if self.dynamic is not None:
+            record["dynamic"] = dict(self.dynamic)
         if self.snapshot is not None:
             record["snapshot"] = self.snapshot
         return record
@@ -302,6 +306,42 @@ def _is_dynamic_dicom(pet: str | Path) -> bool:
     from .io.dicom import load_dynamic_headers
 
     return load_dynamic_headers(pet, modality=None if Path(pet).is_file() else "PT").is_dynamic
+
+
+def _dynamic_curves(pet: str | Path, summed: Volume, measurement: Measurement, *, suv_type: str,
+                    settings: dict[str, Any]):
+    """Every frame of the dynamic series in SUV, its timing and numbering, through the core's TACs."""
+    from .io.dicom import load_dynamic_headers, volume_from_headers
+    from .io.suv_inputs import frame_timing_min, suv_for_headers
+    from .measure import time_activity
+
+    series = load_dynamic_headers(pet, modality=None if Path(pet).is_file() else "PT")
+    frames, starts, durations, names, numbers, expected = [], [], [], [], [], None
+    for headers in series.frames:
+        first = headers.frames[0]
+        name = f"frame {len(names) + 1} ({Path(first.path).name})"
+        result = suv_for_headers(headers)
+        start, duration = frame_timing_min(headers, result)
+        if start is None or duration is None:
+            raise InputError(f"{first.path}: {name} has no timing; a time-activity curve needs (0008,0032) "
+                             "AcquisitionTime and (0018,1242) ActualFrameDuration")
+        volume = volume_from_headers(headers)
+        if not np.allclose(volume.affine, summed.affine, atol=1e-3):
+            raise InputError(f"{first.path}: (0020,0032) ImagePositionPatient: {name} is not on the summed grid")
+        frames.append(volume.array * np.asarray(result.factors[suv_type], dtype=np.float64)[:, None, None])
+        starts.append(start)
+        durations.append(duration)
+        names.append(name)
+        index, per_frame = first.header.get("ImageIndex"), first.header.get("NumberOfSlices")
+        numbers.append(int((min(int(f.header.ImageIndex) for f in headers.frames) - 1) // int(per_frame)) + 1
+                       if index is not None and per_frame else None)
+        expected = first.header.get("NumberOfTimeSlices", expected)
+    return time_activity(frames, starts_min=starts, durations_min=durations, summed=summed, measurement=measurement,
+                         isocontour=float(settings["tac_isocontour"]),
+                         slope_window_min=tuple(settings["slope_window_min"]),
+                         plateau_relative_slope_per_h=float(settings["pattern_plateau_relative_slope_per_h"]),
+                         expected_n=None if expected is None else int(expected), names=names,
+                         numbers=None if None in numbers else numbers)
 
 
 def _with_btv_factor(pet: Volume, m: Measurement, factor: float) -> Measurement:
@@ -395,6 +435,7 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     if suv_type not in SUV_TYPES:
         raise InputError(f"--suv-type {suv_type!r}: expected one of {', '.join(SUV_TYPES)}")
     preset = load_tracer_preset(tracer) if isinstance(tracer, str) else tracer
+    is_dynamic = preset is not None and _is_dynamic_dicom(pet)
     overridden: list[str] = []
     if preset is not None:
         given = {"background": background if isinstance(background, str) else None,
@@ -406,7 +447,7 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
         overridden = [*given, *(f"dynamic.{k}" for k in dyn)]
     if background is None:
         background = preset.background if preset is not None else BackgroundMethod.AUTO.value
-    if preset is not None and frames is None and _is_dynamic_dicom(pet):
+    if is_dynamic and frames is None:
         frames = preset.static_window_min
     lesion_spec = parse_lesion_option(lesion) if isinstance(lesion, str) else lesion
     background_spec = parse_background_option(background) if isinstance(background, str) else background
@@ -425,6 +466,9 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     factor = btv_factor if btv_factor is not None else (preset.btv_factor if preset is not None else None)
     if factor is not None:
         measured = [_with_btv_factor(image.volume, m, factor) for image, m in zip(images, measured)]
+    curves = None
+    if is_dynamic and preset.dynamic and reference == 0:
+        curves = _dynamic_curves(pet, images[0].volume, measured[0], suv_type=suv_type, settings=preset.dynamic)
     if mri_volume is not None and registration is None and snapshot is not None:
         # The MRI is only drawn: register it for the figure.
         registration = register_mri(mri_volume, pet=images[reference].volume, ct=ct_volume, mri_name=str(mri))
@@ -446,7 +490,8 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
         hashes[str(ct)] = ct_volume.provenance.get("pixel_sha256")
     return StudyRecord(pets=pets, reference=reference, suv_type=suv_type, inputs=inputs,
                        mri_registration=registration, snapshot=None if snapshot is None else str(snapshot),
-                       input_sha256={k: v for k, v in hashes.items() if v})
+                       input_sha256={k: v for k, v in hashes.items() if v},
+                       dynamic=None if curves is None else curves.to_dict())
 
 
 def _write_snapshot(path: str | Path, pet: PetImage, measurement: Measurement, *, ct: Volume | None,

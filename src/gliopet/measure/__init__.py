@@ -9,6 +9,7 @@ Volumes, arrays, typed ROI specifications and the template in; the
 from ._spec import BackgroundMethod, BackgroundSpec, LesionMethod, LesionSpec
 from ._record import BTV_WARN_BRAIN_FRACTION, BTV_WARN_ML, MEASURED_COLUMNS, Measurement, measure_rois
 from ._timepoints import measure_timepoints
+from ._dynamic import TacPattern, TimeActivity, check_framing, isocontour_voi, late_slope, tac_pattern, time_activity, time_to_peak_min  # noqa: E501
 from ._study import (
     LESION_AUTO_SKULL_MARGIN_MM,
     LESION_AUTO_SMOOTH_MM,
@@ -61,6 +62,8 @@ __all__ = [
     "LESION_POINT_SEARCH_RADIUS_MM",
     "lesion_voi",
     "measure_timepoints",
+    "TacPattern", "TimeActivity", "check_framing", "isocontour_voi", "late_slope", "tac_pattern", "time_activity",
+    "time_to_peak_min",
     "measure_pet",
     "BACKGROUND_CIRCLE_DIAMETER_MM",
     "BTV_THRESHOLD_FACTOR",
