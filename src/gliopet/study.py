@@ -540,6 +540,12 @@ def format_record(record: dict[str, Any]) -> str:
         lines.append(f"time point {other['pet']}: SUVmax {other['suvmax']:.3f}, SUVmean (1 cm) "
                      f"{other['suvmean_1cm']:.3f}, background SUVmax {other['bg_suvmax']:.3f}, "
                      f"TBR max/bg max {other['tbr_max_to_bg_max']:.2f}")
+    if "dynamic" in record:
+        dyn = record["dynamic"]
+        start, end = dyn["slope_window_min"]
+        lines.append(f"TAC (lesion {dyn['tac_isocontour']:.0%} isocontour, {dyn['lesion_voi_ml']:.2f} mL): time to "
+                     f"peak {dyn['ttp_min']:.2f} min, slope {start:g}-{end:g} min {dyn['slope_suv_per_h']:+.3f} "
+                     f"{units}/h, {dyn['pattern']}")
     for warning in record.get("warnings", []):
         lines.append(f"warning: {warning}")
     if "snapshot" in record:

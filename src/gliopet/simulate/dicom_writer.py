@@ -136,6 +136,9 @@ class PetSeriesInfo:
     iterations: int = OSEM_ITERATIONS
     subsets: int = OSEM_SUBSETS
     filter_fwhm_mm: float = POST_FILTER_FWHM_MM
+    #: One frame of a DYNAMIC series: (frame index from 0, number of frames, the frame's acquisition start).
+    #: The image stays decay corrected to ``scan_start`` (the series start, DecayCorrection START).
+    dynamic_frame: tuple[int, int, datetime] | None = None
 
 
 def _check_volume(volume: Volume, what: str) -> None:
@@ -336,8 +339,26 @@ def _pet_slice(volume: Volume, plane: np.ndarray, k: int, *, patient: PatientInf
     ds.SmallestImagePixelValue = int(stored.min())
     ds.LargestImagePixelValue = int(stored.max())
     _pet_image_module(ds, series, k=k, elapsed_s=(series.scan_start - series.injection).total_seconds())
+    if series.dynamic_frame is not None:
+        _dynamic_frame(ds, series, k=k, n_slices=volume.shape[0])
     _vendor_private(ds, series, flavour, suv_factor=suv_factor)
     return ds
+
+
+def _dynamic_frame(ds: Dataset, series: PetSeriesInfo, *, k: int, n_slices: int) -> None:
+    """A DYNAMIC series' frame (PS3.3 C.8.9.1, C.8.9.4): its own acquisition time, ImageIndex numbered
+    frame by frame, FrameReferenceTime from the series start; SOP Instance UID per frame and slice."""
+    index, n_frames, start = series.dynamic_frame
+    ds.SeriesType = ["DYNAMIC", "IMAGE"]
+    ds.NumberOfTimeSlices = n_frames
+    ds.AcquisitionDate = ds.ContentDate = _da(start)
+    ds.AcquisitionTime = ds.ContentTime = _time(start)
+    ds.ImageIndex = index * n_slices + k + 1
+    ds.InstanceNumber = index * n_slices + k + 1
+    offset_ms = 1000.0 * (start - series.scan_start).total_seconds()
+    ds.FrameReferenceTime = f"{offset_ms + float(ds.FrameReferenceTime):.1f}"
+    sop_uid = deterministic_uid(series.series_uid, "frame", str(index), "slice", str(k))
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
 
 
 def write_pet_series(volume_bq_per_ml: Volume, out_dir: Path, *, patient: PatientInfo, study: StudyInfo,
@@ -377,7 +398,8 @@ def write_pet_series(volume_bq_per_ml: Volume, out_dir: Path, *, patient: Patien
     for k in range(data.shape[0]):
         ds = _pet_slice(volume_bq_per_ml, data[k], k, patient=patient, study=study, series=series,
                         flavour=flavour, units=units, suv_factor=suv_factor)
-        path = out_dir / f"IM{k + 1:06d}.dcm"
+        number = k + 1 if series.dynamic_frame is None else series.dynamic_frame[0] * data.shape[0] + k + 1
+        path = out_dir / f"IM{number:06d}.dcm"
         _atomic_write(ds, path)
         paths.append(path)
     return paths

@@ -1,0 +1,210 @@
+"""Dynamic FET PET of a simulated patient: a 0-40 min series framed as scanners do, with ground truth.
+
+The lesion's uptake follows one of two literature shapes (Pöpperl G et al.
+Eur J Nucl Med Mol Imaging 2007;34:1933; the Jülich FET kinetics group:
+high-grade gliomas peak early, around 10-15 min p.i., then decline;
+low-grade gliomas rise slightly and steadily):
+
+- ``increasing``: ``SUV(t) = A (1 - exp(-t / rise))``;
+- ``decreasing``: ``SUV(t) = A (1 - exp(-t / rise)) exp(-t / washout)``.
+
+Normal tissues rise to the tracer table's values (``tracers.json``) as
+``1 - exp(-t / TISSUE_RISE_MIN)``. These shapes and numbers are
+representative, not fitted to patient data.
+
+Each frame is acquired and reconstructed with the same counts model and OSEM
+as a static scan (:mod:`gliopet.simulate.acquisition`), its own Poisson
+draws, and written as one frame of a DICOM DYNAMIC series (DecayCorrection
+START to the series start, the injection). The ground truth (time to peak,
+late slope, pattern) is computed here from the phantom's own frame-mean
+curves, with ``numpy.polyfit``; gliopet's measurement code is not used.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..atomic import write_text
+from ..volume import Volume
+from .acquisition import reconstruct, simulate_sinograms
+from .dicom_writer import PetSeriesInfo, write_pet_series
+from .grids import PET_GRID
+from .patient import PATIENT_STREAM_OFFSET, _empty_folder, write_ct
+from .projector import CLINICAL_GEOMETRY, system_matrix
+from .protocol import OSEM_ITERATIONS, OSEM_SUBSETS, POST_FILTER_FWHM_MM, RECONSTRUCTION_LABEL
+from .sampling import SampledPatient, sample_patient
+from .scan import SCANNER
+from .specs import PatientSpec, seeded_rng
+from .tissue_images import tissue_activity_suv
+
+__all__ = ["FET_FRAMING_S", "TISSUE_RISE_MIN", "LesionCurve", "FET_LESION_CURVES", "frame_means",
+           "truth_metrics", "simulate_dynamic_patient", "DYNAMIC_FOLDER", "TRUTH_SLOPE_WINDOW_MIN"]
+
+#: 0-40 min, the issue's scanner framing cut at 40 min: 12 x 10 s, 3 x 30 s, 3 x 60 s, 2 x 150 s (to 11.5 min),
+#: 1 x 210 s (to 15 min), 5 x 300 s (26 frames).
+FET_FRAMING_S = (10.0,) * 12 + (30.0,) * 3 + (60.0,) * 3 + (150.0,) * 2 + (210.0,) + (300.0,) * 5
+#: Normal tissues reach the tracer table's uptake with this time constant (min).
+TISSUE_RISE_MIN = 1.5
+#: The window of the true late slope (min p.i.), as the FET preset's.
+TRUTH_SLOPE_WINDOW_MIN = (20.0, 40.0)
+DYNAMIC_FOLDER = "PET_DYNAMIC"
+_SAMPLES_PER_FRAME = 201
+
+
+@dataclass(frozen=True)
+class LesionCurve:
+    """A lesion's SUV over time: ``A (1 - exp(-t / rise)) exp(-t / washout)`` (no washout: None)."""
+
+    pattern: str
+    amplitude_suv: float
+    rise_min: float
+    washout_min: float | None = None
+
+    def suv(self, t_min: np.ndarray | float) -> np.ndarray:
+        t = np.asarray(t_min, dtype=np.float64)
+        out = self.amplitude_suv * (1.0 - np.exp(-t / self.rise_min))
+        return out if self.washout_min is None else out * np.exp(-t / self.washout_min)
+
+    def peak_min(self) -> float | None:
+        """The continuous curve's maximum: ``rise ln(1 + washout / rise)``; None when it keeps rising."""
+        if self.washout_min is None:
+            return None
+        return self.rise_min * math.log(1.0 + self.washout_min / self.rise_min)
+
+
+#: Representative curves: an early peak (rise 4 min, washout 25 min: peak at 4 ln(1 + 25/4) = 7.9 min p.i.,
+#: SUV 5.7, then 4.0 at 20 min and 1.8 at 40 min) and a steady rise (rise 20 min: SUV 2.7 at 20 min, 3.6 at
+#: 40 min; steeper than many low-grade curves, so that its slope stands above the noise of 5-min frames).
+FET_LESION_CURVES = {
+    "decreasing": LesionCurve("decreasing", amplitude_suv=9.0, rise_min=4.0, washout_min=25.0),
+    "increasing": LesionCurve("increasing", amplitude_suv=4.2, rise_min=20.0),
+}
+
+
+def frame_means(curve, starts_s: Sequence[float], durations_s: Sequence[float]) -> np.ndarray:
+    """The mean of ``curve(t_min)`` over each frame (trapezoid rule, 201 points per frame)."""
+    out = []
+    for start, duration in zip(starts_s, durations_s):
+        t = np.linspace(start, start + duration, _SAMPLES_PER_FRAME) / 60.0
+        y = np.asarray(curve(t), dtype=np.float64)
+        out.append(float(((y[1:] + y[:-1]) / 2.0).mean()))
+    return np.asarray(out)
+
+
+def truth_metrics(starts_s: Sequence[float], durations_s: Sequence[float], values: Sequence[float], *,
+                  window_min: tuple[float, float] = TRUTH_SLOPE_WINDOW_MIN) -> dict[str, float]:
+    """Time to peak (mid-time of the highest frame, min) and the least-squares slope (per hour) of
+    the frames inside ``window_min``, by ``numpy.polyfit``."""
+    starts = np.asarray(starts_s, dtype=np.float64) / 60.0
+    durations = np.asarray(durations_s, dtype=np.float64) / 60.0
+    mids = starts + durations / 2.0
+    y = np.asarray(values, dtype=np.float64)
+    inside = (starts >= window_min[0] - 1e-9) & (starts + durations <= window_min[1] + 1e-9)
+    slope_per_min, intercept = np.polyfit(mids[inside], y[inside], 1)
+    middle = slope_per_min * (window_min[0] + window_min[1]) / 2.0 + intercept
+    return {"ttp_min": float(mids[int(np.argmax(y))]), "slope_per_h": float(slope_per_min * 60.0),
+            "relative_slope_per_h": float(slope_per_min * 60.0 / middle)}
+
+
+def _tissue_suv(patient: SampledPatient, start_s: float, duration_s: float) -> dict[str, float]:
+    """Each tissue's frame-mean SUV: the table's uptake times the rise."""
+    t = np.linspace(start_s, start_s + duration_s, _SAMPLES_PER_FRAME) / 60.0
+    rise = 1.0 - np.exp(-t / TISSUE_RISE_MIN)
+    out = {}
+    for tissue in patient.tracer.suv:
+        y = np.array([patient.tracer.tissue_suv(v)[tissue] for v in t]) * rise
+        out[tissue] = float(((y[1:] + y[:-1]) / 2.0).mean())
+    return out
+
+
+def _frame_image(patient: SampledPatient, suv_map: np.ndarray, *, start_s: float, duration_s: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """One frame acquired and reconstructed (Bq/mL at the frame start, as a static scan)."""
+    nuclide, spec = patient.tracer.nuclide, patient.spec
+    to_bqml = spec.injected_bq * 2.0 ** (-start_s / nuclide.half_life_s) / (spec.weight_kg * 1000.0)
+    system = system_matrix(CLINICAL_GEOMETRY, n_subsets=OSEM_SUBSETS)
+    slice_z_mm = PET_GRID.affine[2, 2] * np.arange(PET_GRID.shape[0]) + PET_GRID.affine[2, 3]
+    sino = simulate_sinograms(suv_map * to_bqml, patient.mu_per_cm, system=system, scanner=SCANNER,
+                              slice_z_mm=slice_z_mm, slice_mm=PET_GRID.spacing_mm[2], frame_s=duration_s,
+                              half_life_s=nuclide.half_life_s, positron_fraction=nuclide.positron_fraction,
+                              positron_range_fwhm_mm=nuclide.positron_range_fwhm_mm, rng=rng)
+    return reconstruct(sino, system=system, slice_mm=PET_GRID.spacing_mm[2], n_iterations=OSEM_ITERATIONS,
+                       post_filter_fwhm_mm=POST_FILTER_FWHM_MM)
+
+
+def _series_info(patient: SampledPatient, *, index: int, n_frames: int, start_s: float,
+                 duration_s: float) -> PetSeriesInfo:
+    nuclide, spec, injection = patient.tracer.nuclide, patient.spec, patient.timeline.injection
+    return PetSeriesInfo(
+        series_uid=patient.uid("pet-series", DYNAMIC_FOLDER), series_number=3,
+        description=f"PET Brain dynamic 0-40 min {RECONSTRUCTION_LABEL}", scan_start=injection, injection=injection,
+        frame_duration_s=duration_s, injected_bq=spec.injected_bq, half_life_s=nuclide.half_life_s,
+        radiopharmaceutical=patient.tracer.radiopharmaceutical,
+        nuclide_code=(nuclide.code_value, nuclide.code_scheme, nuclide.code_meaning),
+        positron_fraction=nuclide.positron_fraction,
+        dynamic_frame=(index, n_frames, injection + timedelta(seconds=start_s)))
+
+
+def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, pattern: str,
+                             framing_s: Sequence[float] = FET_FRAMING_S) -> dict[str, Any]:
+    """A dynamic FET PET/CT of one patient: ``CT/``, ``PET_DYNAMIC/`` and ``ground_truth_dynamic.json``.
+
+    Parameters
+    ----------
+    spec : PatientSpec
+        The patient (pose, lesion place and size from the seed); its tracer is taken as FET.
+    pattern : {'increasing', 'decreasing'}
+        The lesion curve (:data:`FET_LESION_CURVES`).
+    framing_s : durations (s)
+        Consecutive frames from the injection.
+
+    Returns
+    -------
+    dict
+        The ground truth: frame timing, the phantom's frame-mean lesion curve (mean over the lesion
+        voxels at >= 90 % of the phantom's lesion maximum) and its time to peak, slope and pattern.
+    """
+    out_dir = _empty_folder(out_dir)
+    spec = replace(spec, tracer="fet", scan_times_min=(0.0,))
+    curve = FET_LESION_CURVES[pattern]
+    rng = seeded_rng(seed, PATIENT_STREAM_OFFSET + spec.index)
+    patient = sample_patient(spec, seed=seed, rng=rng)
+    write_ct(patient, out_dir)
+    (out_dir / DYNAMIC_FOLDER).mkdir()
+    durations = [float(d) for d in framing_s]
+    starts = list(np.concatenate([[0.0], np.cumsum(durations)[:-1]]))
+    lesion_means = frame_means(curve.suv, starts, durations)
+    true_curve, hot = [], None
+    for index, (start, duration) in enumerate(zip(starts, durations)):
+        suv = _tissue_suv(patient, start, duration)
+        level = float(lesion_means[index])
+        suv_map = tissue_activity_suv(patient.pet_fractions, patient.pet_lesion, suv, level,
+                                      level * patient.tracer.necrosis_relative)
+        if hot is None:  # the lesion's top 10 % of the phantom (its spatial profile is the same in every frame)
+            lesion_part = patient.pet_lesion.lesion_fraction * patient.pet_lesion.lesion_relative_uptake
+            hot = lesion_part >= 0.9 * lesion_part.max()
+        true_curve.append(float(suv_map[hot].mean()))
+        image = _frame_image(patient, suv_map, start_s=start, duration_s=duration, rng=rng)
+        # Decay corrected to the series start (the injection): x 2^(start / T1/2).
+        image = image * 2.0 ** (start / patient.tracer.nuclide.half_life_s)
+        write_pet_series(Volume(image, PET_GRID.affine), out_dir / DYNAMIC_FOLDER, patient=patient.patient,
+                         study=patient.study, flavour=spec.flavour,
+                         series=_series_info(patient, index=index, n_frames=len(durations), start_s=start,
+                                             duration_s=duration))
+    metrics = truth_metrics(starts, durations, true_curve)
+    truth = {"patient_id": spec.patient_id, "pattern": pattern, "curve": vars(curve) | {"peak_min": curve.peak_min()},
+             "frames": {"start_min_pi": [s / 60.0 for s in starts], "duration_min": [d / 60.0 for d in durations]},
+             "lesion_curve_suv": true_curve, "lesion_curve_definition": "phantom SUV averaged over the lesion "
+             "voxels at >= 90 % of the lesion's maximum, frame means", **metrics,
+             "slope_window_min": list(TRUTH_SLOPE_WINDOW_MIN),
+             "lesion_centre_lps_mm": [float(v) for v in patient.lesion_centre_lps_mm],
+             "pose_rotation_deg": [float(v) for v in patient.pose.rotation_deg]}
+    write_text(out_dir / "ground_truth_dynamic.json", json.dumps(truth, indent=2))
+    return truth
