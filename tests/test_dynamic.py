@@ -188,6 +188,15 @@ def test_measure_dynamic_fet_gives_the_curves_by_hand(tmp_path):
     assert record["inputs"]["tracer"]["name"] == "fet"
 
 
+def test_measure_dynamic_with_snapshot_draws_the_tacs(tmp_path):
+    out = run_cli("measure", _write_dynamic(tmp_path / "pet"), "--tracer", "fet", "--lesion", LESION_POINT,
+                  "--background", BACKGROUND_POINT, "--snapshot", tmp_path / "snap.png", "--json")
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert record["dynamic"]["tac_plot"] == str(tmp_path / "snap_tac.png")
+    assert (tmp_path / "snap_tac.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.parametrize("kwargs, needle", [
     ({"skip": (2,)}, "frame number 3 is missing"),
     ({"durations_s": [300, 300, 360, 300, 300, 300, 300, 300]}, "frames overlap"),

@@ -472,6 +472,10 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     if mri_volume is not None and registration is None and snapshot is not None:
         # The MRI is only drawn: register it for the figure.
         registration = register_mri(mri_volume, pet=images[reference].volume, ct=ct_volume, mri_name=str(mri))
+    if snapshot is not None and curves is not None:
+        tac_png = Path(snapshot).with_name(Path(snapshot).stem + "_tac.png")
+        _write_tac_plot(tac_png, curves.to_dict(), title=Path(images[0].path).name)
+        curves = dataclasses.replace(curves, settings={**curves.settings, "tac_plot": str(tac_png)})
     if snapshot is not None:
         _write_snapshot(snapshot, images[reference], measured[reference], ct=ct_volume, mri=mri_volume,
                         mri_name=mri, registration=registration,
@@ -501,6 +505,31 @@ def _write_snapshot(path: str | Path, pet: PetImage, measurement: Measurement, *
     pet_to_mri = None if mri is None else np.array(registration["pet_to_mri_lps"])
     write_snapshot(path, pet.volume, measurement, ct=ct, mri=mri, pet_to_mri=pet_to_mri,
                    mri_label=Path(mri_name).name if mri_name is not None else "MRI", title=title)
+
+
+def _write_tac_plot(path: Path, dyn: dict[str, Any], *, title: str) -> None:
+    """The lesion and background TACs (mean SUV per frame at its mid-time) and the late-slope line, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    from .atomic import replacing
+
+    mids = dyn["frames"]["mid_min_pi"]
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.add_subplot()
+    ax.plot(mids, dyn["lesion_tac_suvmean"], "o-", color="tab:red", ms=3,
+            label=f"lesion ({dyn['tac_isocontour']:.0%} isocontour)")
+    ax.plot(mids, dyn["background_tac_suvmean"], "s-", color="tab:blue", ms=3, label="background")
+    start, end = dyn["slope_window_min"]
+    ax.axvspan(start, end, color="0.9", zorder=0, label=f"slope {dyn['slope_suv_per_h']:+.2f} SUV/h")
+    ax.axvline(dyn["ttp_min"], color="tab:red", ls=":", label=f"time to peak {dyn['ttp_min']:.1f} min")
+    ax.set(xlabel="minutes after injection", ylabel="SUV (mean)", title=f"{title}: {dyn['pattern']}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with replacing(path) as tmp:
+        fig.savefig(tmp, format="png")
 
 
 def format_record(record: dict[str, Any]) -> str:
