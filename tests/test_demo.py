@@ -23,7 +23,7 @@ def test_demo_two_patients_from_a_relative_folder_through_the_store(tmp_path):
     here = tmp_path / "work"
     here.mkdir()
     run = subprocess.run([sys.executable, "-m", "gliopet.cli", "demo", "--out", "demo-output", "--patients", "2",
-                          "--workers", "2"], capture_output=True, text=True, timeout=1200, cwd=here)
+                          "--workers", "2", "--fet-patients", "2"], capture_output=True, text=True, timeout=1200, cwd=here)
     assert run.returncode == 0, run.stderr[-2000:]
     out = here / "demo-output"
     lines = run.stdout.splitlines()
@@ -61,6 +61,22 @@ def test_demo_two_patients_from_a_relative_folder_through_the_store(tmp_path):
         assert (pet / f"sub-{pid}_ses-1_desc-suv_pet.nii.gz").stat().st_size > 0
         assert (pet / f"sub-{pid}_ses-1_label-lesion_mask.nii.gz").stat().st_size > 0
     assert any(line.startswith("exports: DICOM SEG, SR TID 1500 and NIfTI") for line in lines)
+    # the dynamic FET cohort (issue 20): its own store and report; each patient's curve pattern and time to
+    # peak are the simulator's truth (computed from the phantom's curves), the report carries the TAC figure
+    assert any(line.startswith("dynamic FET: 2 simulated patients") and line.endswith("demo-output/fet/report.html")
+               for line in lines)
+    with open(out / "fet" / "dicom" / "ground_truth_dynamic.csv", newline="") as fh:
+        truth = {r["patient_id"]: r for r in csv.DictReader(fh)}
+    with open(out / "fet" / "analysis.csv", newline="") as fh:
+        fet_rows = list(csv.DictReader(fh))
+    assert [(r["who_grade"], r["tac_pattern"]) for r in fet_rows] == [("IV", "decreasing"), ("II", "increasing")]
+    for row in fet_rows:
+        assert row["tac_pattern"] == truth[row["patient_id"]]["pattern"]
+        # within one frame: neighbouring frames' mid-times are at most 5 min apart (the 5-min frames)
+        assert float(row["tac_ttp_min"]) == pytest.approx(float(truth[row["patient_id"]]["ttp_min"]), abs=5.0)
+    fet_html = (out / "fet" / "report.html").read_text()
+    assert "Lesion time-activity curves" in fet_html and "WHO IV (n = 1): increasing 0, plateau 0, decreasing 1" in fet_html
+    assert (out / "fet" / "figures" / "tac_lesion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The folder moved elsewhere and read from a third working directory: the store's paths are relative
     # to the store's own folder, so the panels are still found.
     moved = tmp_path / "moved" / "study"

@@ -58,14 +58,26 @@ TIME_POINT_STEP_MIN = 10.0
 T1_DESCRIPTION = re.compile(r"(^|[^a-z0-9])t1", re.IGNORECASE)
 
 
-def measurement_parameters() -> dict[str, Any]:
-    """The measurement parameters recorded in every study's provenance (the report's methods read them)."""
+def measurement_parameters(tracer: str | None = None) -> dict[str, Any]:
+    """The measurement parameters recorded in every study's provenance (the report's methods read them).
+
+    With ``tracer`` (``analyze --tracer``), its preset (:func:`gliopet.study.load_tracer_preset`)
+    decides the background method, the BTV factor and, for a dynamic series, the static window and
+    the time-activity curves; the preset itself is recorded with each measurement.
+    """
     from .measure import BACKGROUND_CIRCLE_DIAMETER_MM, LESION_CIRCLE_DIAMETER_MM
 
-    return {"lesion": "auto", "background": "auto", "suv_type": "bw", "primary_time_min": PRIMARY_TIME_MIN,
-            "time_point_step_min": TIME_POINT_STEP_MIN, "lesion_roi_diameter_mm": LESION_CIRCLE_DIAMETER_MM,
-            "background_roi_diameter_mm": BACKGROUND_CIRCLE_DIAMETER_MM,
-            "timepoints": "measured with the primary time point's ROIs after rigid registration"}
+    out = {"lesion": "auto", "background": "auto", "suv_type": "bw", "primary_time_min": PRIMARY_TIME_MIN,
+           "time_point_step_min": TIME_POINT_STEP_MIN, "lesion_roi_diameter_mm": LESION_CIRCLE_DIAMETER_MM,
+           "background_roi_diameter_mm": BACKGROUND_CIRCLE_DIAMETER_MM,
+           "timepoints": "measured with the primary time point's ROIs after rigid registration"}
+    if tracer is not None:
+        from .study import load_tracer_preset
+
+        preset = load_tracer_preset(tracer)
+        out.update(tracer=preset.name, background=preset.background, btv_factor=preset.btv_factor,
+                   static_window_min=list(preset.static_window_min), dynamic=dict(preset.dynamic))
+    return out
 
 
 #: How long to wait for a Dask scheduler to answer (s).
@@ -94,6 +106,8 @@ class StudyJob:
     mr: tuple[SeriesRef, ...] = ()
     #: Where to draw the snapshot (absolute), or None.
     snapshot: str | None = None
+    #: The tracer preset to measure with (``analyze --tracer``), or None.
+    tracer: str | None = None
 
 
 @dataclass
@@ -151,15 +165,16 @@ def snapshot_name(patient_id: str, study_uid: str) -> str:
     return "study-" + hashlib.sha256(f"{patient_id}\0{study_uid}".encode()).hexdigest()[:16] + ".png"
 
 
-def find_study_jobs(root: str | Path, patient_ids: set[str], *,
-                    snapshots: str | Path | None = None) -> tuple[list[StudyJob], int]:
+def find_study_jobs(root: str | Path, patient_ids: set[str], *, snapshots: str | Path | None = None,
+                    tracer: str | None = None) -> tuple[list[StudyJob], int]:
     """The studies to measure under ``root``, and how many PET studies belong to no known patient.
 
     Series are found from headers only (:func:`gliopet.io.dicom.find_series`).
     A study needs a PET series; its CT is the study's CT series with the most
     files; MR series of the same patient (often a separate study) are listed
     for the record, and a T1 among them is drawn beneath the snapshot. With
-    ``snapshots`` (a folder), each job draws its snapshot there.
+    ``snapshots`` (a folder), each job draws its snapshot there; with
+    ``tracer``, each job is measured with that preset.
     """
     from .io.dicom import find_series
 
@@ -185,7 +200,8 @@ def find_study_jobs(root: str | Path, patient_ids: set[str], *,
             folder = os.path.commonpath([p.folder for p in pets] + ([ct.folder] if ct else []))
             snapshot = None if snapshots is None else os.path.abspath(Path(snapshots) / snapshot_name(pid, study_uid))
             jobs.append(StudyJob(patient_id=pid, study_uid=study_uid, folder=folder, pets=pets, ct=ct,
-                                 mr=tuple(_ref(s) for s in mr_by_patient.get(pid, [])), snapshot=snapshot))
+                                 mr=tuple(_ref(s) for s in mr_by_patient.get(pid, [])), snapshot=snapshot,
+                                 tracer=tracer))
     return jobs, unknown
 
 
@@ -240,13 +256,15 @@ def measure_study(job: StudyJob) -> dict[str, Any]:
 
     started = _now_iso()
     base = {"patient_id": job.patient_id, "study_uid": job.study_uid, "folder": job.folder}
-    parameters = measurement_parameters()
+    parameters = measurement_parameters(job.tracer)
     t1 = _t1(job) if job.snapshot else None
     try:
         record = measure_study_files(
             job.pets[0].folder, timepoints=[p.folder for p in job.pets[1:]], ct=job.ct.folder if job.ct else None,
-            lesion=parameters["lesion"], background=parameters["background"], suv_type=parameters["suv_type"],
-            primary_time_min=PRIMARY_TIME_MIN, snapshot=job.snapshot, mri=t1.folder if t1 else None)
+            lesion=parameters["lesion"], background=None if job.tracer else parameters["background"],
+            suv_type=parameters["suv_type"],
+            primary_time_min=PRIMARY_TIME_MIN, snapshot=job.snapshot, mri=t1.folder if t1 else None,
+            tracer=job.tracer)
         result = _study_result(job, record)
     except Exception as exc:  # noqa: BLE001 - any failure of one study is recorded; the cohort goes on
         if not isinstance(exc, GliopetError):
@@ -310,7 +328,8 @@ def _dask_results(jobs: list[StudyJob], scheduler: Any) -> Iterator[dict[str, An
 
 def run_analysis(directory: str | Path, clinical_csv: str | Path, *, db: str | None = None,
                  workers: int | None = None, scheduler: Any = None, skip_invalid: bool = False,
-                 redo: bool = False, progress: bool = True, snapshots: str | Path | None = None) -> AnalysisSummary:
+                 redo: bool = False, progress: bool = True, snapshots: str | Path | None = None,
+                 tracer: str | None = None) -> AnalysisSummary:
     """Import the clinical CSV, measure every study under ``directory``, store everything.
 
     Parameters
@@ -332,11 +351,15 @@ def run_analysis(directory: str | Path, clinical_csv: str | Path, *, db: str | N
     snapshots : path, optional
         Folder (created) for each study's snapshot: both ROIs over PET/CT, a
         T1 MRI beneath where the patient has one; the store keeps its path.
+    tracer : str, optional
+        Measure with this tracer's preset (``fet``, ``fdopa``, ``met``, ``pentixafor``), as
+        ``gliopet measure --tracer``: a dynamic series gets its static window summed and its
+        time-activity curves (time to peak, late slope, pattern) stored with the measurement.
 
     Raises
     ------
     InputError
-        Invalid clinical CSV, unreachable store or scheduler, no DICOM under ``directory``.
+        Invalid clinical CSV or tracer, unreachable store or scheduler, no DICOM under ``directory``.
     GliopetError
         A worker process died: the studies stored so far are kept; run again to complete.
     """
@@ -347,6 +370,10 @@ def run_analysis(directory: str | Path, clinical_csv: str | Path, *, db: str | N
     from .store import STUDY_DONE, import_patients, open_store, safe_url, normalise_url, study_states, write_study
 
     table = read_clinical_csv(clinical_csv, skip_invalid=skip_invalid)
+    if tracer is not None:
+        from .study import load_tracer_preset
+
+        load_tracer_preset(tracer)  # an unknown tracer is refused before anything is stored
     if workers is not None and workers < 1:
         raise InputError(f"--workers {workers}: must be >= 1")
     engine = open_store(db)
@@ -357,7 +384,7 @@ def run_analysis(directory: str | Path, clinical_csv: str | Path, *, db: str | N
         ids = {row["patient_id"] for row in table.rows}
         if snapshots is not None:
             Path(snapshots).mkdir(parents=True, exist_ok=True)
-        jobs, summary.studies_without_patient = find_study_jobs(directory, ids, snapshots=snapshots)
+        jobs, summary.studies_without_patient = find_study_jobs(directory, ids, snapshots=snapshots, tracer=tracer)
         summary.studies_found = len(jobs)
         summary.patients_without_study = len(ids - {j.patient_id for j in jobs})
         states = study_states(engine)

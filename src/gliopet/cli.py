@@ -69,12 +69,16 @@ def main(verbose: int) -> None:
               help="Simulate only the first N patients of the study's table (default: all 29).")
 @click.option("--workers", type=click.IntRange(min=1), help="Processes (default: CPU cores).")
 @click.option("--seed", type=int, default=None, help="Simulation seed (default: the demo's fixed seed).")
-def demo(out_dir: Path, n_patients: int | None, workers: int | None, seed: int | None) -> None:
+@click.option("--fet-patients", type=click.IntRange(min=0), default=None,
+              help="Patients of the dynamic 18F-FET cohort (default: 10; 0: none).")
+def demo(out_dir: Path, n_patients: int | None, workers: int | None, seed: int | None,
+         fet_patients: int | None = None) -> None:
     """Synthetic cohort -> full analysis -> report."""
-    from .demo import DEFAULT_SEED, run_demo
+    from .demo import DEFAULT_SEED, FET_PATIENTS, run_demo
 
     for line in run_demo(out_dir, n_patients=n_patients, workers=workers,
-                         seed=DEFAULT_SEED if seed is None else seed):
+                         seed=DEFAULT_SEED if seed is None else seed,
+                         fet_patients=FET_PATIENTS if fet_patients is None else fet_patients):
         click.echo(line)
 
 
@@ -184,16 +188,18 @@ def measure(pet: Path, ct: Path | None, lesion: str, background: str, as_json: b
 @click.option("--redo", is_flag=True, help="Measure studies already stored as done again.")
 @click.option("--snapshots", "snapshots_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Draw each study's snapshot (both ROIs over PET/CT, a T1 beneath) into this folder.")
+@click.option("--tracer", help="Measure with the tracer's preset (fet, fdopa, met, pentixafor), as measure --tracer: "
+                               "a dynamic series gets its static window and time-activity curves.")
 def analyze(directory: Path, clinical: Path, db_url: str | None, workers: int | None,
             scheduler: str | None, skip_invalid: bool = False, redo: bool = False,
-            snapshots_dir: Path | None = None) -> None:
+            snapshots_dir: Path | None = None, tracer: str | None = None) -> None:
     """Measure a cohort into the store (process pool or Dask)."""
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
     from .analyze import run_analysis
 
     summary = run_analysis(directory, clinical, db=db_url, workers=workers, scheduler=scheduler,
-                           skip_invalid=skip_invalid, redo=redo, snapshots=snapshots_dir)
+                           skip_invalid=skip_invalid, redo=redo, snapshots=snapshots_dir, tracer=tracer)
     for line in summary.lines():
         click.echo(line)
     if summary.failed:

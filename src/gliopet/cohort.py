@@ -52,11 +52,16 @@ class CohortSource:
         ``input_sha256`` (of the file, or of the store's table as JSON),
         ``input_kind`` (csv|store), and for the store ``measured_with`` (the
         gliopet versions) and ``parameter_sets`` (how many distinct ones).
+    curves : tuple of dict
+        The time-activity curves of a dynamic cohort (the store's
+        :attr:`~gliopet.store.AnalysisTable.curves`); empty for a CSV, whose
+        cells hold only the curves' metrics (``tac_*`` columns).
     """
 
     cohort: Cohort
     parameters: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    curves: tuple[dict[str, Any], ...] = ()
 
 
 def _with_resolved_snapshots(cohort: Cohort, base_dir: Path | None) -> Cohort:
@@ -126,7 +131,7 @@ def load_cohort_store(db: str | None) -> CohortSource:
     parameters = dict(table.parameters[0]) if table.parameters else {}
     if table.versions:
         parameters["software_version"] = ", ".join(table.versions)
-    return CohortSource(cohort, parameters, provenance)
+    return CohortSource(cohort, parameters, provenance, curves=table.curves)
 
 
 def _cell(value: Any) -> str:

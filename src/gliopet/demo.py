@@ -20,6 +20,11 @@
    certificate.
 7. Export every measured study from the store as DICOM SEG, SR TID 1500 and
    NIfTI (BIDS-PET derivative) into ``export/`` (``gliopet export``).
+8. A small dynamic 18F-FET cohort in ``fet/`` (WHO grade IV with early-peak
+   curves, grade II with increasing ones: :mod:`gliopet.simulate.dynamic_cohort`),
+   analysed with ``gliopet analyze --tracer fet`` into its own store, with its
+   own report: time to peak, late slope and curve pattern per grade, and the
+   time-activity curve figure.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from .jsonable import json_default
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run_demo", "DEFAULT_SEED", "STORE_FILE", "READING_SESSION"]
+__all__ = ["run_demo", "DEFAULT_SEED", "STORE_FILE", "READING_SESSION", "FET_PATIENTS"]
 
 DEFAULT_SEED = 2019
 #: Patients of the study's Table 2 shown in its Figures 1 to 3 (PET/CT beside MRI): simulated with
@@ -49,6 +54,11 @@ FIGURE_PATIENTS = ("29", "22", "13")
 STORE_FILE = "gliopet.sqlite"
 #: The demo's reading session: two simulated readers (gliopet.reading._simulated).
 READING_SESSION = "demo-simulated-reading"
+#: Patients of the demo's dynamic FET cohort (half WHO grade IV, half grade II).
+FET_PATIENTS = 10
+#: What the FET report says of its visual reads.
+FET_READS_NOTE = ("In this simulated FET cohort every lesion is visible and 'visual' is set positive by the "
+                  "simulator; no reader scored these scans.")
 #: What the report says of the demo's reads.
 READS_NOTE = ("In this demonstration the two readers and the adjudicating chief are simulated: their reads are "
               "made from the simulator's ground truth with deliberate disagreements, not by physicians.")
@@ -71,8 +81,32 @@ def _truth_reads(truth_csv: Path):
     return out
 
 
+def _fet_cohort(out_dir: Path, *, n_patients: int, seed: int, workers: int) -> str:
+    """Step 8: the dynamic FET cohort simulated, analysed with the FET preset, reported; one line."""
+    from .analyze import run_analysis
+    from .cohort import load_cohort_store, write_cohort_csv
+    from .report import ReportParameters, write_report
+    from .simulate.dynamic_cohort import GRADE_PATTERNS, dynamic_cohort_specs, simulate_dynamic_cohort
+
+    cohort = simulate_dynamic_cohort(dynamic_cohort_specs(n_patients, seed=seed), out_dir / "dicom", seed=seed,
+                                     workers=workers)
+    store = out_dir / STORE_FILE
+    summary = run_analysis(cohort.root, cohort.clinical_csv, db=str(store), workers=workers, tracer="fet",
+                           snapshots=out_dir / "measurements")
+    if summary.failed:
+        raise InputError(f"{summary.failed} simulated FET stud(ies) could not be measured: {'; '.join(summary.errors)}")
+    source = load_cohort_store(str(store))
+    write_cohort_csv(source, out_dir / "analysis.csv")
+    parameters = dataclasses.replace(ReportParameters.from_recorded(source.parameters), reads_note=FET_READS_NOTE,
+                                     title="Dynamic 18F-FET cohort report (simulated)")
+    html = write_report(source, out_dir / "report.html", parameters=parameters, figures_dir=out_dir / "figures")
+    shapes = ", ".join(f"WHO {grade} {pattern}" for grade, (pattern, _) in GRADE_PATTERNS.items())
+    return (f"dynamic FET: {summary.measured} simulated patients (0-40 min, {shapes} curves) analysed with "
+            f"--tracer fet into {store}; report with the time-activity curves: {html}")
+
+
 def run_demo(out_dir: str | Path, *, n_patients: int | None = None, workers: int | None = None,
-             seed: int = DEFAULT_SEED) -> Iterator[str]:
+             seed: int = DEFAULT_SEED, fet_patients: int = FET_PATIENTS) -> Iterator[str]:
     """Run the demo into ``out_dir``; yields one line per step for the CLI to print.
 
     Parameters
@@ -85,6 +119,8 @@ def run_demo(out_dir: str | Path, *, n_patients: int | None = None, workers: int
         Processes for simulation and measurement (default: the number of CPU cores).
     seed : int
         Simulation seed; the same seed gives the same DICOM and the same numbers.
+    fet_patients : int
+        Patients of the dynamic FET cohort (0: none).
     """
     from .analyze import run_analysis
     from .cohort import load_cohort_store, write_cohort_csv
@@ -165,5 +201,7 @@ def run_demo(out_dir: str | Path, *, n_patients: int | None = None, workers: int
     export_dir = out_dir / "export"
     lines = list(export_store(str(store), {kind: export_dir / kind for kind in ("seg", "sr", "nifti")}))
     yield f"exports: DICOM SEG, SR TID 1500 and NIfTI (BIDS-PET) in {export_dir} ({'; '.join(lines)})"
+    if fet_patients:
+        yield _fet_cohort(out_dir / "fet", n_patients=fet_patients, seed=seed, workers=workers)
     yield f"report: {html}"
     yield f"report (PDF): {pdf}"

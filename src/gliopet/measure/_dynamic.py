@@ -36,10 +36,15 @@ from ..volume import Volume
 from ._record import Measurement
 from ._rois import RegionRoi, circle_roi, region_roi
 
-__all__ = ["FRAME_TOLERANCE_MIN", "TAC_ISOCONTOUR", "SLOPE_WINDOW_MIN", "PLATEAU_RELATIVE_SLOPE_PER_H",
+__all__ = ["DYNAMIC_COLUMNS", "SIGNED_DYNAMIC_COLUMNS", "dynamic_columns", "FRAME_TOLERANCE_MIN", "TAC_ISOCONTOUR", "SLOPE_WINDOW_MIN", "PLATEAU_RELATIVE_SLOPE_PER_H",
            "TacPattern", "TimeActivity", "check_framing", "isocontour_voi", "time_to_peak_min", "late_slope",
            "tac_pattern", "time_activity"]
 
+#: The analysis table's columns of a dynamic series (from ``record["dynamic"]``): time to peak (min p.i.),
+#: late slope (SUV/h) and the curve pattern.
+DYNAMIC_COLUMNS = ("tac_ttp_min", "tac_slope_suv_per_h", "tac_pattern")
+#: Of those, the numbers that may be negative (a decreasing curve's slope).
+SIGNED_DYNAMIC_COLUMNS = ("tac_slope_suv_per_h",)
 #: Frames whose boundaries differ by less than this (1 s) are contiguous.
 FRAME_TOLERANCE_MIN = 1.0 / 60.0
 #: Lesion TAC VOI: 90 % isocontour of the summed image's maximum (FET kinetics literature; Law et al. 2019).
@@ -56,6 +61,18 @@ class TacPattern(str, enum.Enum):
     INCREASING = "increasing"
     PLATEAU = "plateau"
     DECREASING = "decreasing"
+
+
+def dynamic_columns(dynamic: dict[str, Any] | None) -> dict[str, Any]:
+    """The :data:`DYNAMIC_COLUMNS` of a measurement record's ``dynamic`` part (empty without one).
+
+    >>> dynamic_columns({"ttp_min": 7.75, "slope_suv_per_h": -6.1, "pattern": "decreasing"})
+    {'tac_ttp_min': 7.75, 'tac_slope_suv_per_h': -6.1, 'tac_pattern': 'decreasing'}
+    """
+    if not dynamic:
+        return {}
+    return {"tac_ttp_min": dynamic["ttp_min"], "tac_slope_suv_per_h": dynamic["slope_suv_per_h"],
+            "tac_pattern": dynamic["pattern"]}
 
 
 def check_framing(starts_min: Sequence[float], durations_min: Sequence[float], *, expected_n: int | None = None,

@@ -86,6 +86,11 @@ class ReportParameters:
         Report title.
     reads_note : str
         A sentence on where the visual reads came from (the demo says they are simulated).
+    static_window_min : (float, float) or None
+        A dynamic series' frames summed for the static measures (minutes p.i.), or None.
+    dynamic : dict or None
+        The time-activity curve settings recorded with the measurements (the tracer preset's
+        ``dynamic``: ``tac_isocontour``, ``slope_window_min``, ``pattern_plateau_relative_slope_per_h``).
     """
 
     lesion_roi_diameter_mm: float = 10.0
@@ -99,6 +104,8 @@ class ReportParameters:
     title: str = "Semi-quantitative PET cohort report"
     #: Said of the visual reads in the methods (e.g. that they were simulated), or "".
     reads_note: str = ""
+    static_window_min: tuple[float, float] | None = None
+    dynamic: dict | None = None
 
     @classmethod
     def from_recorded(cls, recorded: dict) -> ReportParameters:
@@ -117,6 +124,14 @@ class ReportParameters:
             values["uptake_time_min"] = int(round(float(recorded["primary_time_min"])))
         if recorded.get("software_version"):
             values["software_version"] = str(recorded["software_version"])
+        if recorded.get("tracer"):
+            from ..study import load_tracer_preset
+
+            values["tracer"] = load_tracer_preset(recorded["tracer"]).radiopharmaceutical.split(" (")[0]
+        if recorded.get("dynamic"):
+            values["dynamic"] = dict(recorded["dynamic"])
+            if recorded.get("static_window_min"):
+                values["static_window_min"] = tuple(float(v) for v in recorded["static_window_min"])
         return dataclasses.replace(base, **values)
 
 
@@ -124,8 +139,15 @@ def methods_paragraph(params: ReportParameters, result: dict) -> str:
     """The statistical and measurement methods, written from the parameters and tests used."""
     tracer = f"{params.tracer} " if params.tracer else ""
     readers = result.get("kappa")
+    dynamic = params.dynamic if result.get("dynamic") else None
+    if dynamic and params.static_window_min:
+        start, end = params.static_window_min
+        timing = (f"the frames of {format_number(start)}\u2013{format_number(end)} min p.i. summed, "
+                  "frame-duration weighted")
+    else:
+        timing = f"{params.uptake_time_min} min p.i."
     parts = [
-        f"Lesion uptake on the {tracer}PET images ({params.uptake_time_min} min p.i.) was measured as "
+        f"Lesion uptake on the {tracer}PET images ({timing}) was measured as "
         f"SUVmax ({params.suv_type}): on each axial slice of the lesion volume of interest a circular ROI of "
         f"{format_number(params.lesion_roi_diameter_mm)} mm diameter was centred where it covers the hottest "
         f"voxel, and the highest voxel value in it is reported. Background uptake was measured in a circular ROI "
@@ -148,6 +170,8 @@ def methods_paragraph(params: ReportParameters, result: dict) -> str:
     if result.get("roc"):
         parts.append("The discrimination of WHO grade by SUVmax and TBR is given as ROC AUC with DeLong's "
                      "95 % CI.")
+    if dynamic:
+        parts.append(_dynamic_methods(dynamic))
     if result.get("paired"):
         tps = sorted({tuple(p["time_points_min"]) for p in result["paired"]})
         tp_text = ", ".join(f"{a} vs {b} min" for a, b in tps)
@@ -158,6 +182,21 @@ def methods_paragraph(params: ReportParameters, result: dict) -> str:
                  f"(Python {platform.python_version()}, SciPy {_version_of('scipy')}, statsmodels "
                  f"{_version_of('statsmodels')}, matplotlib {_version_of('matplotlib')}).")
     return " ".join(parts)
+
+
+def _dynamic_methods(dynamic: dict) -> str:
+    """The time-activity curve methods, from the recorded settings."""
+    window = dynamic.get("slope_window_min") or [None, None]
+    iso = dynamic.get("tac_isocontour")
+    plateau = dynamic.get("pattern_plateau_relative_slope_per_h")
+    return (f"On the dynamic series, the lesion's time-activity curve is the mean SUV per frame in the voxels at "
+            f">= {format_number(100 * iso) if iso else '?'} % of the summed image's maximum connected to it; the "
+            "background's is the background ROI's mean on every frame. Time to peak is the mid-time of the frame "
+            "with the highest lesion mean; the late slope (SUV/h) is the least-squares line through the frames "
+            f"lying within {format_number(window[0])}\u2013{format_number(window[1])} min p.i.; a curve is a "
+            f"plateau when |slope| divided by the line's value at the window's middle is below "
+            f"{format_number(plateau) if plateau is not None else '?'} per hour, else increasing or decreasing. "
+            "Time to peak and slope were compared between WHO grades with the Mann-Whitney U test.")
 
 
 def _version_of(package: str) -> str:
@@ -194,11 +233,14 @@ class RenderedFigure:
         return self.svg_uri
 
 
-def build_figures(cohort: Cohort, result: dict, *, positive_only: bool = True,
-                  png: bool = False) -> list[RenderedFigure]:
+def build_figures(cohort: Cohort, result: dict, *, positive_only: bool = True, png: bool = False,
+                  curves: Sequence[dict] = (), dynamic: dict | None = None) -> list[RenderedFigure]:
     """The report's figures from the cohort and its analysis (pure: bytes in memory).
 
     SVG always (it is what the report embeds); PNG too when ``png`` is true.
+    ``curves`` (a dynamic cohort's time-activity curves, :attr:`gliopet.cohort.CohortSource.curves`)
+    add the TAC figure; ``dynamic`` (the recorded preset's ``dynamic`` settings: ``tac_isocontour``,
+    ``slope_window_min``) words its caption and shades the late-slope window.
     """
     def rendered(key: str, title: str, caption: str, fig) -> RenderedFigure:
         return RenderedFigure(key, title, caption, fg.figure_svg(fig), fg.figure_png(fig) if png else None)
@@ -238,6 +280,20 @@ def build_figures(cohort: Cohort, result: dict, *, positive_only: bool = True,
                             f"{label} at {t0} and {t1} min p.i. in the {p['n']} patients scanned at both; "
                             f"median change {p['median_percent_change']:+.1f} %, Wilcoxon signed-rank "
                             f"p = {format_p(p['p'])}.", fig))
+    shown = [c for c in curves if any(r["patient_id"] == c["patient_id"] for r in rows)]
+    if shown:
+        counts = "; ".join(f"WHO {g}: {sum(c['who_grade'] == g for c in shown)}" for g in GRADES
+                           if any(c["who_grade"] == g for c in shown))
+        settings = dynamic or {}
+        window = settings.get("slope_window_min")
+        voi = (f"the {format_number(100 * settings['tac_isocontour'])} % isocontour of the summed image's maximum"
+               if settings.get("tac_isocontour") else "the lesion's TAC volume of interest")
+        shaded = (f" Shaded: the late-slope window, {format_number(window[0])}\u2013{format_number(window[1])} "
+                  "min p.i." if window else "")
+        out.append(rendered("tac_lesion", "Lesion time-activity curves",
+                            f"Mean SUV per frame in {voi}, for the {len(shown)} {subset} measured on a dynamic "
+                            f"series ({counts}); thin lines: patients, thick: each grade's median; dashed: the "
+                            f"background's median.{shaded}", fg.tac_figure(shown, slope_window_min=window)))
     return out
 
 
@@ -374,10 +430,29 @@ def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
                 f"{p['time_points_min'][1]} min: median {format_number(p['median_before'])} vs "
                 f"{format_number(p['median_after'])}, median change {p['median_percent_change']:+.1f} %, "
                 f"Wilcoxon p = {format_p(p['p'])} (n = {p['n']}, {p['method']})" for p in result["paired"]],
+        dynamic=_dynamic_rows(result.get("dynamic")),
         figures=[{"key": f.key, "title": f.title, "caption": f.caption, "uri": f.uri(image_format)}
                  for f in figures],
         panels=panels,
     )
+
+
+def _dynamic_rows(dynamic: dict | None) -> list[str]:
+    """One line per WHO grade: curve patterns, time to peak and late slope, median (range)."""
+    if not dynamic:
+        return []
+
+    def median_range_text(summary: dict, unit: str) -> str:
+        if summary["median"] is None:
+            return "-"
+        low, high = summary["range"]
+        return (f"{format_number(summary['median'])} {unit} ({format_number(low)}\u2013"
+                f"{format_number(high)})")
+
+    return [f"WHO {g['grade']} (n = {g['n']}): "
+            + ", ".join(f"{name} {g['patterns'][name]}" for name in dynamic["patterns"])
+            + f"; time to peak {median_range_text(g['tac_ttp_min'], 'min')}; late slope "
+            + median_range_text(g["tac_slope_suv_per_h"], "SUV/h") for g in dynamic["by_grade"]]
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -434,7 +509,8 @@ def write_report(source: CohortSource | str | Path, out_path: str | Path, *,
         result = analyse_cohort(source.cohort, positive_only=positive_only)
         bar.update()
         figures = build_figures(source.cohort, result, positive_only=positive_only,
-                                png=figures_dir is not None or kind == "pdf")
+                                png=figures_dir is not None or kind == "pdf", curves=source.curves,
+                                dynamic=source.parameters.get("dynamic"))
         panels = load_snapshots(source.cohort)
         bar.update()
         stamp = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)

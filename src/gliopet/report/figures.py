@@ -21,7 +21,7 @@ from ..stats import GRADES, format_number, format_p
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["grade_box_strip_figure", "tbr_waterfall_figure", "paired_time_points_figure", "figure_svg",
+__all__ = ["grade_box_strip_figure", "tbr_waterfall_figure", "paired_time_points_figure", "tac_figure", "figure_svg",
            "figure_png", "GRADE_COLOURS", "PNG_DPI"]
 
 #: One colour per WHO grade (colour-blind safe, Okabe-Ito).
@@ -168,6 +168,40 @@ def paired_time_points_figure(before: Sequence[float], after: Sequence[float], *
     if extra:
         title += "\n" + ", ".join(extra)
     ax.set_title(title)
+    _style_axes(ax)
+    return fig
+
+
+def tac_figure(curves: Sequence[Mapping], *, slope_window_min: Sequence[float] | None = None) -> Figure:
+    """Lesion time-activity curves, one thin line per patient coloured by WHO grade, each grade's
+    median curve thick where its patients share one framing, and the background's median dashed.
+
+    ``curves``: dicts with ``who_grade``, ``mid_min_pi``, ``lesion_suvmean`` and ``background_suvmean``
+    (:attr:`gliopet.store.AnalysisTable.curves`). ``slope_window_min`` is shaded.
+    """
+    fig = _new_figure((5.6, FIGSIZE_IN[1]))
+    ax = fig.add_subplot()
+    if slope_window_min is not None:
+        ax.axvspan(*slope_window_min, color="#DDDDDD", alpha=0.5, lw=0, label="late-slope window")
+    for grade in GRADES:
+        mine = [c for c in curves if c["who_grade"] == grade]
+        for c in mine:
+            ax.plot(c["mid_min_pi"], c["lesion_suvmean"], color=GRADE_COLOURS[grade], lw=0.8, alpha=0.45)
+        if mine and len({tuple(c["mid_min_pi"]) for c in mine}) == 1:
+            median = np.median([c["lesion_suvmean"] for c in mine], axis=0)
+            ax.plot(mine[0]["mid_min_pi"], median, color=GRADE_COLOURS[grade], lw=2.4,
+                    label=f"WHO {grade} (n = {len(mine)}), median")
+        elif mine:
+            ax.plot([], [], color=GRADE_COLOURS[grade], lw=2.4, label=f"WHO {grade} (n = {len(mine)})")
+    if curves and len({tuple(c["mid_min_pi"]) for c in curves}) == 1:
+        background = np.median([c["background_suvmean"] for c in curves], axis=0)
+        ax.plot(curves[0]["mid_min_pi"], background, color="#555555", lw=1.6, ls="--", label="background, median")
+    ax.set_xlabel("minutes after injection (frame mid-time)")
+    ax.set_ylabel("SUVmean (g/mL)")
+    ax.set_title("Lesion time-activity curves")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, fontsize=7, loc="best")
     _style_axes(ax)
     return fig
 

@@ -8,7 +8,9 @@ with ``variable``, ``groups``, ``n``, ``median``, ``range``, ``u``,
 reader columns exist), ``agreement`` (percent agreement, PABAK, Gwet's AC1
 and, with two ``score_reader`` columns, linear weighted kappa; each with its
 95 % CI: :mod:`gliopet.stats._agreement`), ``roc`` (grade from SUVmax / TBR), ``paired`` (time
-points), ``footnotes`` and ``notes`` (what was skipped and why).
+points), ``dynamic`` (a dynamic cohort's curve patterns, time to peak and
+late slope per WHO grade; None without curves), ``footnotes`` and ``notes``
+(what was skipped and why).
 
 The study's handling of missing values: visually negative scans have no
 SUVmax or TBR in its Table 2, so every SUV/TBR statistic (Table 1 medians,
@@ -27,7 +29,8 @@ from ._descriptive import TUMOUR_TYPES, count_percent, median_range, tumour_type
 from ._agreement import agreement_table, gwet_ac1, pabak, percent_agreement, weighted_kappa
 from ._inference import (EXACT_MAX_N, clopper_pearson, cohens_kappa, mann_whitney_u, paired_wilcoxon,
                          roc_auc_delong)
-from .cohort import GRADES, MEASURE_COLUMNS, Cohort, time_point_columns
+from ..measure import TacPattern
+from .cohort import DYNAMIC_NUMERIC_COLUMNS, GRADES, MEASURE_COLUMNS, Cohort, time_point_columns
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +52,13 @@ VARIABLE_LABELS = {
     "tbr_max_to_bg_max": "TBR (SUVmax / background SUVmax)",
     "tbr_max_to_bg_mean": "TBRmax (SUVmax / background SUVmean)",
     "tbr_mean_to_bg_mean": "TBRmean (SUVmean / background SUVmean)",
+    "tac_ttp_min": "Time to peak (min p.i.)",
+    "tac_slope_suv_per_h": "Late slope (SUV/h)",
 }
 SHORT_LABELS = {"tbr_max_to_bg_max": "TBR", "tbr_max_to_bg_mean": "TBRmax", "tbr_mean_to_bg_mean": "TBRmean"}
 #: Variables compared between grades, in this order, when present.
 TEST_VARIABLES = ("suvmax", "tbr_max_to_bg_max", "suvpeak", "suvmean_1cm", "tbr_max_to_bg_mean",
-                  "tbr_mean_to_bg_mean", "btv_ml")
+                  "tbr_mean_to_bg_mean", "btv_ml", *DYNAMIC_NUMERIC_COLUMNS)
 ROC_VARIABLES = ("suvmax", "tbr_max_to_bg_max")
 TABLE2_LEAD = ("patient_id", "diagnosis", "who_grade", "age", "sex", "suvmax", "tbr_max_to_bg_max", "visual")
 #: Columns not shown in Table 2 (files, not results).
@@ -111,12 +116,16 @@ def _table1(cohort: Cohort, rows_measured: list[dict], *, positive_only: bool) -
     categorical("visual", "Visual assessment (PET)", [("positive", "Positive"), ("negative", "Negative")],
                 cohort.column("visual"), n)
     k_pos = sum(v == "positive" for v in cohort.column("visual"))
-    for col in MEASURE_COLUMNS:
+    for col in (*MEASURE_COLUMNS, *DYNAMIC_NUMERIC_COLUMNS):
         if not _present(cohort, col):
             continue
         sec = {"variable": col, "title": VARIABLE_LABELS[col], "kind": "continuous",
                **median_range([r[col] for r in rows_measured])}
         sections.append(sec)
+    if _present(cohort, "tac_pattern"):
+        patterns = [r["tac_pattern"] for r in rows_measured if r.get("tac_pattern")]
+        categorical("tac_pattern", "Time-activity curve pattern", [(p.value, p.value.capitalize())
+                                                                   for p in TacPattern], patterns, len(patterns))
     if positive_only and k_pos < n:
         footnotes.append(f"Measured values over the {k_pos} visually positive scans; the {n - k_pos} visually "
                          f"negative scan{'s' if n - k_pos != 1 else ''} (no measurable lesion, '-' in Table 2) "
@@ -235,6 +244,21 @@ def _agreement(cohort: Cohort) -> dict | None:
     return out
 
 
+def _dynamic(cohort: Cohort, rows: list[dict]) -> dict | None:
+    """Per WHO grade: the time-activity curve patterns (counts) and the median (range) of the time to
+    peak and the late slope, over ``rows``; None when no row has a curve."""
+    if not _present(cohort, "tac_pattern"):
+        return None
+    by_grade = []
+    for grade in GRADES:
+        curves = [r for r in rows if r["who_grade"] == grade and r.get("tac_pattern")]
+        if curves:
+            by_grade.append({"grade": grade, "n": len(curves),
+                             "patterns": {p.value: sum(r["tac_pattern"] == p.value for r in curves) for p in TacPattern},
+                             **{col: median_range([r.get(col) for r in curves]) for col in DYNAMIC_NUMERIC_COLUMNS}})
+    return {"patterns": [p.value for p in TacPattern], "by_grade": by_grade}
+
+
 def _paired(cohort: Cohort, *, standard_time_min: int) -> list[dict]:
     out = []
     for measure, points in time_point_columns(cohort.columns).items():
@@ -306,6 +330,7 @@ def analyse_cohort(cohort: Cohort, *, positive_only: bool = True,
         "agreement": _agreement(cohort),
         "roc": _roc(rows, notes),
         "paired": _paired(cohort, standard_time_min=standard_time_min),
+        "dynamic": _dynamic(cohort, rows),
         "alpha": ALPHA,
         "footnotes": footnotes,
         "notes": notes,

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ..errors import InputError
-from ..measure import MEASURED_COLUMNS
+from ..measure import DYNAMIC_COLUMNS, MEASURED_COLUMNS, SIGNED_DYNAMIC_COLUMNS, TacPattern
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,9 @@ REQUIRED_COLUMNS = ("patient_id", "sex", "age", "diagnosis", "who_grade", "visua
 #: Measured columns (DESIGN.md "Measured columns added by analysis"), numeric, >= 0: the
 #: measurement record's own list.
 MEASURE_COLUMNS = MEASURED_COLUMNS
-NUMERIC_COLUMNS = ("age",) + MEASURE_COLUMNS
+#: A dynamic series' time to peak (min) and late slope (SUV/h, may be negative); ``tac_pattern`` is a choice.
+DYNAMIC_NUMERIC_COLUMNS = tuple(c for c in DYNAMIC_COLUMNS if c != "tac_pattern")
+NUMERIC_COLUMNS = ("age",) + MEASURE_COLUMNS + DYNAMIC_NUMERIC_COLUMNS
 #: WHO grades in increasing order.
 GRADES = ("II", "III", "IV")
 #: Columns that must hold a value on every row.
@@ -84,6 +86,7 @@ CHOICES: Mapping[str, tuple[str, ...]] = {
     "prior_surgery": ("yes", "no"),
     "prior_chemotherapy": ("yes", "no"),
     "prior_radiotherapy": ("yes", "no"),
+    "tac_pattern": tuple(p.value for p in TacPattern),
 }
 DATE_COLUMNS = ("mri_date", "pet_date")
 MAX_AGE_YEARS = 130.0
@@ -180,7 +183,7 @@ def _parse_number(text: str | float | None, *, source: str, line: int, col: str)
             raise InputError(f"{_where(source, line, col)}: {t!r} is not a number") from None
     if not math.isfinite(value):
         raise InputError(f"{_where(source, line, col)}: {t!r} is not a finite number")
-    if value < 0:
+    if value < 0 and col not in SIGNED_DYNAMIC_COLUMNS:
         raise InputError(f"{_where(source, line, col)}: {t!r} is negative; it must be >= 0")
     if col == "age" and value > MAX_AGE_YEARS:
         raise InputError(f"{_where(source, line, col)}: {t!r} is not a plausible age in years")

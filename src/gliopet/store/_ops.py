@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..errors import InputError
+from ..measure import dynamic_columns
 from ..paths import keep_path, resolve_kept_path
 from ._models import (MEASURE_FIELDS, READ_SUBMITTED, STUDY_DONE, STUDY_FAILED, MeasurementRow, Patient,
                       Provenance, Read, ReadingAssignment, ReadingCase, ReadingConsensus, ReadingSession, Series,
@@ -171,6 +172,10 @@ class AnalysisTable:
         The distinct measurement parameters of the measured studies' provenance.
     versions : tuple of str
         The gliopet versions that measured them.
+    curves : tuple of dict
+        The time-activity curves of the patients measured on a dynamic series
+        (``patient_id``, ``who_grade``, ``pattern``, ``mid_min_pi``,
+        ``lesion_suvmean``, ``background_suvmean``), in row order.
     """
 
     source: str
@@ -178,6 +183,7 @@ class AnalysisTable:
     rows: tuple[dict[str, Any], ...]
     parameters: tuple[dict[str, Any], ...]
     versions: tuple[str, ...]
+    curves: tuple[dict[str, Any], ...] = ()
 
 
 def _patient_row(p: Patient) -> dict[str, Any]:
@@ -202,9 +208,21 @@ def _measured_values(row: dict[str, Any], found: list[MeasurementRow], base: Pat
         minutes = int(round(primary[0].scan_time_min))
         row[f"suvmax_{minutes}min"] = row["suvmax"]
         row[f"tbr_max_to_bg_max_{minutes}min"] = row["tbr_max_to_bg_max"]
+    row.update(dynamic_columns(primary[0].record.get("dynamic") if primary else None))
     snapshot = primary[0].record.get("snapshot") if primary else None
     if snapshot:
         row["snapshot"] = str(resolve_kept_path(snapshot, base))
+
+
+def _curve(row: dict[str, Any], found: list[MeasurementRow]) -> dict[str, Any] | None:
+    """The primary measurement's time-activity curves, for the report's figure (None without any)."""
+    dynamic = next((m.record.get("dynamic") for m in found if m.primary), None)
+    if not dynamic:
+        return None
+    return {"patient_id": row["patient_id"], "who_grade": row["who_grade"], "pattern": dynamic["pattern"],
+            "mid_min_pi": list(dynamic["frames"]["mid_min_pi"]),
+            "lesion_suvmean": list(dynamic["lesion_tac_suvmean"]),
+            "background_suvmean": list(dynamic["background_tac_suvmean"])}
 
 
 def _reading_columns(session: Session) -> dict[int, dict[str, Any]]:
@@ -278,9 +296,13 @@ def analysis_table(engine: Engine) -> AnalysisTable:
             visual_reads.setdefault(pk, set()).add(visual)
         columns = [*CLINICAL_COLUMNS, *MEASURE_FIELDS]
         rows: list[dict[str, Any]] = []
+        curves: list[dict[str, Any]] = []
         for p in patients:
             row = _patient_row(p)
             _measured_values(row, by_patient.get(p.id, []), base)
+            curve = _curve(row, by_patient.get(p.id, []))
+            if curve is not None:
+                curves.append(curve)
             snapshot = row.pop("snapshot", None)
             row.update({key: value for key, value in (p.extra or {}).items() if key not in row})
             read = dict(reading.get(p.id, {}))
@@ -303,7 +325,7 @@ def analysis_table(engine: Engine) -> AnalysisTable:
             parameters.append(params)
     versions = tuple(dict.fromkeys(version for _, version in provenance))
     return AnalysisTable(source=source, columns=tuple(columns), rows=tuple(rows), parameters=tuple(parameters),
-                         versions=versions)
+                         versions=versions, curves=tuple(curves))
 
 
 def read_analysis_table(db: str | None) -> AnalysisTable:
