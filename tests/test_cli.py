@@ -8,7 +8,7 @@ import pytest
 from gliopet import __version__
 
 DESIGN_COMMANDS = ["demo", "inspect", "suv", "measure", "analyze", "stats", "report",
-                   "serve", "readers", "reading", "qc", "deid", "simulate", "export"]
+                   "serve", "readers", "reading", "qc", "deid", "simulate", "export", "compare"]
 
 
 def run(*args):

@@ -473,8 +473,7 @@ def export(kind: str, db_url: str, out_dir: Path, patients: tuple[str, ...]) -> 
         click.echo(line)
 
 
-# Hidden from --help until tests/test_cli.py's DESIGN_COMMANDS lists it (DESIGN.md already does).
-@main.command(hidden=True)
+@main.command()
 @click.argument("baseline", type=click.Path(exists=True, path_type=Path))
 @click.argument("followup", type=click.Path(exists=True, path_type=Path))
 @click.option("--ct", type=click.Path(exists=True, path_type=Path), help="The baseline's CT.")
