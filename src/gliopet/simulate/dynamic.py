@@ -18,6 +18,18 @@ draws, and written as one frame of a DICOM DYNAMIC series (DecayCorrection
 START to the series start, the injection). The ground truth (time to peak,
 late slope, pattern) is computed here from the phantom's own frame-mean
 curves, with ``numpy.polyfit``; gliopet's measurement code is not used.
+
+The true BTV (:func:`true_btv`, :func:`crescent_truth_mask`) follows the
+measurement's definition for FET, implemented again here on the phantom (no
+code shared with :mod:`gliopet.measure` or :mod:`gliopet.brain`): the
+phantom's static image (the frame-duration-weighted mean of the noise-free
+SUV maps of the frames inside 20-40 min p.i.); the background mean over the
+crescent (the FET preset's background) built from the TRUE anatomy (the
+phantom's intracranial mask, the template's mid-sagittal plane carried by the
+pose, the lesion's true hemisphere, the phantom's lesion mask); the BTV the
+voxels >= 1.6 x that mean, 26-connected to the lesion's hottest voxel, within
+the intracranial mask. A voxel counts by its mixed (partial-volume) SUV: what
+an ideal scanner with voxels of the PET grid would see.
 """
 
 from __future__ import annotations
@@ -33,6 +45,8 @@ import numpy as np
 
 from ..atomic import write_text
 from ..volume import Volume
+from scipy import ndimage
+
 from .acquisition import reconstruct, simulate_sinograms
 from .dicom_writer import PetSeriesInfo, write_pet_series
 from .grids import PET_GRID
@@ -43,9 +57,12 @@ from .sampling import SampledPatient, sample_patient
 from .scan import SCANNER
 from .specs import PatientSpec, seeded_rng
 from .tissue_images import tissue_activity_suv
+from .truth_rois import background_disk_truth
 
 __all__ = ["FET_FRAMING_S", "TISSUE_RISE_MIN", "LesionCurve", "FET_LESION_CURVES", "frame_means",
-           "truth_metrics", "simulate_dynamic_patient", "DYNAMIC_FOLDER", "TRUTH_SLOPE_WINDOW_MIN"]
+           "truth_metrics", "simulate_dynamic_patient", "DYNAMIC_FOLDER", "TRUTH_SLOPE_WINDOW_MIN",
+           "TRUTH_STATIC_WINDOW_MIN", "TRUTH_BTV_FACTOR", "TRUTH_BRAIN_FRACTION", "TRUTH_CRESCENT",
+           "true_btv", "crescent_truth_mask", "true_midsagittal_plane", "static_window_weights"]
 
 #: 0-40 min, the issue's scanner framing cut at 40 min: 12 x 10 s, 3 x 30 s, 3 x 60 s, 2 x 150 s (to 11.5 min),
 #: 1 x 210 s (to 15 min), 5 x 300 s (26 frames).
@@ -54,6 +71,17 @@ FET_FRAMING_S = (10.0,) * 12 + (30.0,) * 3 + (60.0,) * 3 + (150.0,) * 2 + (210.0
 TISSUE_RISE_MIN = 1.5
 #: The window of the true late slope (min p.i.), as the FET preset's.
 TRUTH_SLOPE_WINDOW_MIN = (20.0, 40.0)
+#: The static window (min p.i.) of the true BTV, as the FET preset's ``static_window_min``.
+TRUTH_STATIC_WINDOW_MIN = (20.0, 40.0)
+#: The BTV threshold factor, as the FET preset's ``btv_factor`` (1.6 x background mean).
+TRUTH_BTV_FACTOR = 1.6
+#: The phantom's intracranial mask: voxels at least this fraction grey + white matter + CSF (the
+#: CT brain mask of the measurement is the inside of the skull, CSF included).
+TRUTH_BRAIN_FRACTION = 0.5
+#: The crescent's parameters (mm, degrees): the same numbers as gliopet.brain's CRESCENT_* and
+#: BACKGROUND_LESION_MARGIN_MM (tests/test_dynamic_simulated.py checks they agree), written again here.
+TRUTH_CRESCENT = {"depth_mm": 20.0, "half_angle_deg": 60.0, "thickness_mm": 12.0, "midline_margin_mm": 5.0,
+                  "lesion_margin_mm": 5.0}
 DYNAMIC_FOLDER = "PET_DYNAMIC"
 _SAMPLES_PER_FRAME = 201
 
@@ -113,6 +141,148 @@ def truth_metrics(starts_s: Sequence[float], durations_s: Sequence[float], value
             "relative_slope_per_h": float(slope_per_min * 60.0 / middle)}
 
 
+def static_window_weights(starts_s: Sequence[float], durations_s: Sequence[float], *,
+                          window_min: tuple[float, float] = TRUTH_STATIC_WINDOW_MIN) -> np.ndarray:
+    """Each frame's weight in the static image: its duration over the total of the frames that start
+    and end inside ``window_min`` (1 s tolerance, as the reader's), 0 outside."""
+    starts = np.asarray(starts_s, dtype=np.float64)
+    durations = np.asarray(durations_s, dtype=np.float64)
+    inside = (starts >= 60.0 * window_min[0] - 1.0) & (starts + durations <= 60.0 * window_min[1] + 1.0)
+    if not inside.any():
+        raise ValueError(f"no frame lies inside {window_min[0]:g}-{window_min[1]:g} min p.i.")
+    weights = np.where(inside, durations, 0.0)
+    return weights / weights.sum()
+
+
+def true_btv(suv_kji: np.ndarray, *, seed_kji: tuple[int, int, int], background_mean: float, voxel_ml: float,
+             factor: float = TRUTH_BTV_FACTOR, within: np.ndarray | None = None) -> dict[str, Any]:
+    """The true BTV: the voxels with ``suv >= factor x background_mean`` (inside ``within``) 26-connected
+    to ``seed_kji``, grown by geodesic reconstruction (``scipy.ndimage.binary_propagation``).
+
+    A seed below the threshold gives 0 voxels. Returns ``volume_ml``, ``n_voxels``, ``threshold`` and
+    ``mask`` (bool ``[k, j, i]``).
+
+    Examples
+    --------
+    >>> a = np.zeros((3, 3, 3)); a[1, 1, 1] = 4.0; a[0, 0, 0] = 2.0; a[2, 2, 0] = 1.0
+    >>> true_btv(a, seed_kji=(1, 1, 1), background_mean=1.0, voxel_ml=0.5)["n_voxels"]  # 4 and its corner 2
+    2
+    """
+    suv = np.asarray(suv_kji, dtype=np.float64)
+    threshold = float(factor) * float(background_mean)
+    above = suv >= threshold
+    if within is not None:
+        above &= np.asarray(within, dtype=bool)
+    seed = tuple(int(v) for v in seed_kji)
+    region = np.zeros(suv.shape, dtype=bool)
+    if above[seed]:
+        region[seed] = True
+        region = ndimage.binary_propagation(region, structure=np.ones((3, 3, 3), dtype=bool), mask=above)
+    n = int(region.sum())
+    return {"volume_ml": n * float(voxel_ml), "n_voxels": n, "threshold": threshold, "mask": region}
+
+
+def true_midsagittal_plane(pose) -> tuple[np.ndarray, float]:
+    """The template's mid-sagittal plane (template LPS x = 0) carried by the pose: ``(normal, offset_mm)``
+    with ``normal . x = offset_mm`` on the plane, ``normal`` towards the patient's left (+x)."""
+    m = pose.matrix()
+    normal = m[:3, :3] @ np.array([1.0, 0.0, 0.0])
+    normal = normal / np.linalg.norm(normal)
+    return normal, float(normal @ m[:3, 3])  # the template origin lies on the plane
+
+
+def crescent_truth_mask(brain_kji: np.ndarray, affine: np.ndarray, *, plane_normal, plane_offset_mm: float,
+                        lesion_lps_mm, lesion_hemisphere: str, lesion_mask: np.ndarray | None = None,
+                        params: dict[str, float] = TRUTH_CRESCENT) -> np.ndarray:
+    """The crescent background region on the true anatomy (bool ``[k, j, i]``), after the measurement's
+    definition (gliopet.brain.crescent_background_mask), written again.
+
+    On each axial slice whose centre is within ``thickness_mm / 2`` of the lesion point's level: the
+    voxels of ``brain_kji`` at most ``depth_mm`` deep (in-plane Euclidean distance to the nearest
+    voxel outside the brain), at least ``midline_margin_mm`` on the contralateral side of the plane,
+    whose in-plane direction from the slice's brain centroid is within ``half_angle_deg`` of the
+    direction to the lesion point's mirror image, and at least ``lesion_margin_mm`` (in plane) from
+    ``lesion_mask``.
+    """
+    brain = np.asarray(brain_kji, dtype=bool)
+    affine = np.asarray(affine, dtype=np.float64)
+    normal = np.asarray(plane_normal, dtype=np.float64)
+    inverse = np.linalg.inv(affine)
+    si, sj, sk = (float(np.linalg.norm(affine[:3, c])) for c in range(3))
+    sign = -1.0 if lesion_hemisphere == "left" else 1.0  # + : towards the patient's left
+    lesion = np.asarray(lesion_lps_mm, dtype=np.float64)
+    mirror = lesion - 2.0 * (lesion @ normal - plane_offset_mm) * normal
+    if sign * (mirror @ normal - plane_offset_mm) <= 0:
+        mirror = mirror + sign * 30.0 * normal
+    k0 = float((inverse[:3, :3] @ lesion + inverse[:3, 3])[2])
+    mirror_i, mirror_j = (inverse[:3, :3] @ mirror + inverse[:3, 3])[:2]
+    n_k, n_j, n_i = brain.shape
+    jj, ii = np.mgrid[0:n_j, 0:n_i].astype(np.float64)
+    cos_limit = math.cos(math.radians(params["half_angle_deg"]))
+    out = np.zeros(brain.shape, dtype=bool)
+    for k in range(n_k):
+        if abs(k - k0) * sk > params["thickness_mm"] / 2.0 or not brain[k].any():
+            continue
+        xyz = (np.stack([ii, jj, np.full_like(ii, k)], axis=-1) @ affine[:3, :3].T) + affine[:3, 3]
+        contralateral = sign * (xyz @ normal - plane_offset_mm) >= params["midline_margin_mm"]
+        depth = ndimage.distance_transform_edt(brain[k], sampling=(sj, si))
+        band = brain[k] & (depth <= params["depth_mm"]) & contralateral
+        cj, ci = np.argwhere(brain[k]).mean(axis=0)
+        target = np.array([(mirror_i - ci) * si, (mirror_j - cj) * sj])
+        vx, vy = (ii - ci) * si, (jj - cj) * sj
+        cosine = (vx * target[0] + vy * target[1]) / (np.hypot(vx, vy) * np.linalg.norm(target) + 1e-12)
+        band &= cosine >= cos_limit
+        if lesion_mask is not None and np.any(lesion_mask[k]):
+            near = ndimage.distance_transform_edt(~np.asarray(lesion_mask[k], dtype=bool), sampling=(sj, si))
+            band &= near >= params["lesion_margin_mm"]
+        out[k] = band
+    return out
+
+
+def _btv_truth(patient: SampledPatient, static_suv: np.ndarray) -> dict[str, Any]:
+    """The true background (crescent) mean and BTV on the phantom's static image (see the module text)."""
+    f = patient.pet_fractions
+    brain = (f["gm"] + f["wm"] + f["csf"]) >= TRUTH_BRAIN_FRACTION
+    lesion_any = patient.pet_lesion.lesion_fraction > 0
+    candidates = np.where(lesion_any, static_suv, -np.inf)
+    seed = tuple(int(v) for v in np.unravel_index(int(np.argmax(candidates)), static_suv.shape))
+    seed_lps = PET_GRID.affine[:3, :3] @ np.array(seed[::-1], dtype=np.float64) + PET_GRID.affine[:3, 3]
+    normal, offset = true_midsagittal_plane(patient.pose)
+    crescent = crescent_truth_mask(brain, PET_GRID.affine, plane_normal=normal, plane_offset_mm=offset,
+                                   lesion_lps_mm=seed_lps, lesion_hemisphere=patient.spec.hemisphere,
+                                   lesion_mask=patient.lesion_mask)
+    background = float(np.asarray(static_suv, dtype=np.float64)[crescent].mean())
+    voxel_ml = float(np.prod(PET_GRID.spacing_mm)) / 1000.0
+    btv = true_btv(static_suv, seed_kji=seed, background_mean=background, voxel_ml=voxel_ml, within=brain)
+    circle = background_disk_truth(static_suv, PET_GRID.affine,
+                                   centre_lps_mm=patient.centrum_semiovale_lps_mm[patient.contralateral])
+    region = btv["mask"]
+    return {
+        "btv_true_ml": round(btv["volume_ml"], 4), "btv_true_n_voxels": btv["n_voxels"],
+        "btv_true_threshold_suv": round(btv["threshold"], 6),
+        "btv_true_lesion_voxels": int((region & lesion_any).sum()),
+        "btv_true_seed_lps_mm": [round(float(v), 3) for v in seed_lps],
+        "btv_definition": (
+            f"phantom static image (frame-duration-weighted mean of the noise-free SUV maps of the frames inside "
+            f"{TRUTH_STATIC_WINDOW_MIN[0]:g}-{TRUTH_STATIC_WINDOW_MIN[1]:g} min p.i., on the PET grid, each voxel "
+            f"its partial-volume mixed SUV); voxels >= {TRUTH_BTV_FACTOR:g} x background_true_suvmean, "
+            "26-connected to the lesion's hottest voxel (the highest phantom voxel with viable-lesion fraction "
+            f"> 0), within the phantom's intracranial mask (grey + white matter + CSF >= {TRUTH_BRAIN_FRACTION:g}); "
+            "volume = count x voxel volume. As gliopet's BTV (connected to the lesion VOI's hottest voxel, "
+            "limited to the brain mask), computed by the simulator, not by gliopet.measure"),
+        "background_true_suvmean": round(background, 6),
+        "background_true_n_voxels": int(crescent.sum()),
+        "background_true_definition": (
+            "mean of the phantom static image over the crescent built on the true anatomy (the intracranial "
+            "mask above; the template's mid-sagittal plane carried by the pose; the lesion's true hemisphere; "
+            "the lesion point = the BTV seed; the phantom's lesion mask for the margin): the FET preset's "
+            f"background, parameters {TRUTH_CRESCENT}"),
+        "background_circle_true_suvmean": round(circle.suvmean, 6),
+        "background_circle_definition": "for comparison: the 25 mm circle at the true contralateral centrum "
+                                        "semiovale on the phantom static image (gliopet.simulate.truth_rois)",
+    }
+
+
 def _tissue_suv(patient: SampledPatient, start_s: float, duration_s: float) -> dict[str, float]:
     """Each tissue's frame-mean SUV: the table's uptake times the rise."""
     t = np.linspace(start_s, start_s + duration_s, _SAMPLES_PER_FRAME) / 60.0
@@ -169,7 +339,9 @@ def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: in
     -------
     dict
         The ground truth: frame timing, the phantom's frame-mean lesion curve (mean over the lesion
-        voxels at >= 90 % of the phantom's lesion maximum) and its time to peak, slope and pattern.
+        voxels at >= 90 % of the phantom's lesion maximum) and its time to peak, slope and pattern;
+        the true BTV (``btv_true_ml``) and background mean (``background_true_suvmean``) of the
+        phantom's 20-40 min static image, with their definitions (``btv_definition``).
     """
     out_dir = _empty_folder(out_dir)
     spec = replace(spec, tracer="fet", scan_times_min=(0.0,))
@@ -181,6 +353,8 @@ def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: in
     durations = [float(d) for d in framing_s]
     starts = list(np.concatenate([[0.0], np.cumsum(durations)[:-1]]))
     lesion_means = frame_means(curve.suv, starts, durations)
+    weights = static_window_weights(starts, durations)
+    static_suv = np.zeros(PET_GRID.shape, dtype=np.float64)
     true_curve, hot = [], None
     for index, (start, duration) in enumerate(zip(starts, durations)):
         suv = _tissue_suv(patient, start, duration)
@@ -191,6 +365,8 @@ def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: in
             lesion_part = patient.pet_lesion.lesion_fraction * patient.pet_lesion.lesion_relative_uptake
             hot = lesion_part >= 0.9 * lesion_part.max()
         true_curve.append(float(suv_map[hot].mean()))
+        if weights[index] > 0:
+            static_suv += weights[index] * suv_map
         image = _frame_image(patient, suv_map, start_s=start, duration_s=duration, rng=rng)
         # Decay corrected to the series start (the injection): x 2^(start / T1/2).
         image = image * 2.0 ** (start / patient.tracer.nuclide.half_life_s)
@@ -205,6 +381,7 @@ def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: in
              "voxels at >= 90 % of the lesion's maximum, frame means", **metrics,
              "slope_window_min": list(TRUTH_SLOPE_WINDOW_MIN),
              "lesion_centre_lps_mm": [float(v) for v in patient.lesion_centre_lps_mm],
-             "pose_rotation_deg": [float(v) for v in patient.pose.rotation_deg]}
+             "pose_rotation_deg": [float(v) for v in patient.pose.rotation_deg],
+             "static_window_min": list(TRUTH_STATIC_WINDOW_MIN), **_btv_truth(patient, static_suv)}
     write_text(out_dir / "ground_truth_dynamic.json", json.dumps(truth, indent=2))
     return truth
