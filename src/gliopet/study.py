@@ -32,6 +32,7 @@ import numpy as np
 from ._version import __version__
 from .errors import InputError
 from .io.images import PetImage, is_nifti, read_ct, read_mri, read_pet, read_seg_mask
+from .response import COMPARED_VALUES, load_response_rules, response_category, value_changes
 from .measure import (BTV_THRESHOLD_FACTOR, BackgroundMethod, BackgroundSpec, LesionMethod, LesionSpec, Measurement,
                       biological_tumour_volume, measure_pet, measure_timepoints, mri_mask_to_pet, register_mri)
 from .volume import Volume
@@ -538,54 +539,6 @@ def _write_tac_plot(path: Path, dyn: dict[str, Any], *, title: str) -> None:
         fig.savefig(tmp, format="png")
 
 
-#: The values ``gliopet compare`` reports the change of (keys of the measure record).
-COMPARED_VALUES = ("tbr_max_to_bg_mean", "tbr_mean_to_bg_mean", "btv_ml", "suvmax", "bg_suvmean", "tbr_max_to_bg_max")
-_CONDITIONS = {"relative_change_at_least": ("relative_change", lambda v, t: v >= t),
-               "relative_change_at_most": ("relative_change", lambda v, t: v <= t),
-               "followup_at_most": ("followup", lambda v, t: v <= t),
-               "followup_at_least": ("followup", lambda v, t: v >= t)}
-
-
-def load_response_rules(path: str | Path | None = None) -> dict[str, Any]:
-    """Response rules (``data/tracers/response_rules.json``, or the file at ``path``), with where they came from.
-
-    Raises
-    ------
-    InputError
-        An unreadable file or a condition that is not one of the known kinds.
-    """
-    import json
-    from importlib import resources
-
-    try:
-        text = (Path(path).read_text(encoding="utf-8") if path is not None else
-                resources.files("gliopet").joinpath("data", "tracers", "response_rules.json").read_text(encoding="utf-8"))
-        rules = json.loads(text)
-        for rule in rules["rules"]:
-            for condition in rule.get("all", []) + rule.get("any", []):
-                if condition["value"] not in COMPARED_VALUES or not set(condition) - {"value"} <= set(_CONDITIONS):
-                    raise KeyError(f"condition {condition}")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"--rules {path or 'response_rules.json'}: {exc}; expected rules[] with all/any "
-                         f"conditions on {', '.join(COMPARED_VALUES)} ({', '.join(_CONDITIONS)})") from None
-    return {**rules, "file": str(path) if path is not None else "gliopet/data/tracers/response_rules.json"}
-
-
-def response_category(changes: dict[str, dict[str, Any]], rules: dict[str, Any]) -> str:
-    """The first rule whose conditions hold (``all`` of them, or ``any``), else the rules' default."""
-    def holds(condition: dict[str, Any]) -> bool:
-        change = changes[condition["value"]]
-        for kind, (field_name, test) in _CONDITIONS.items():
-            if kind in condition and (change[field_name] is None or not test(change[field_name], condition[kind])):
-                return False
-        return True
-
-    for rule in rules["rules"]:
-        if all(holds(c) for c in rule.get("all", [])) and (not rule.get("any") or any(holds(c) for c in rule["any"])):
-            return rule["category"]
-    return rules["default"]
-
-
 def compare_study_files(baseline: str | Path, followup: str | Path, *, rules: str | Path | None = None,
                         **options: Any) -> dict[str, Any]:
     """Two scans of one patient: the follow-up registered to the baseline and measured with its ROIs and
@@ -594,12 +547,7 @@ def compare_study_files(baseline: str | Path, followup: str | Path, *, rules: st
     ``options`` go to :func:`measure_study_files` (``ct``, ``lesion``, ``background``, ``tracer``, ...)."""
     rule_set = load_response_rules(rules)
     study = measure_study_files(baseline, timepoints=[followup], **options)
-    before, after = (p.measurement.to_dict() for p in study.pets)
-    changes = {}
-    for key in COMPARED_VALUES:
-        b, f = before[key], after[key]
-        changes[key] = {"baseline": b, "followup": f, "absolute_change": None if None in (b, f) else f - b,
-                        "relative_change": None if None in (b, f) or not b else f / b - 1}
+    changes = value_changes(*(p.measurement.to_dict() for p in study.pets))
     record = study.to_dict()
     return {"baseline": str(baseline), "followup": str(followup), "changes": changes,
             "response": response_category(changes, rule_set),

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..cohort import CohortSource, load_cohort_csv
 from ..stats import (ALPHA, GRADES, STANDARD_TIME_MIN, VARIABLE_LABELS, Cohort, analyse_cohort, format_number,
                      format_p)
-from ..stats._format import format_agreement, format_kappa, format_table1_cell, format_value, table2_header
+from ..stats._format import format_agreement, format_dynamic, format_followup, format_kappa, format_table1_cell, format_value, table2_header
 from ..stats.analysis import SHORT_LABELS
 from . import figures as fg
 
@@ -430,29 +430,12 @@ def render_html(result: dict, *, parameters: ReportParameters, provenance: dict,
                 f"{p['time_points_min'][1]} min: median {format_number(p['median_before'])} vs "
                 f"{format_number(p['median_after'])}, median change {p['median_percent_change']:+.1f} %, "
                 f"Wilcoxon p = {format_p(p['p'])} (n = {p['n']}, {p['method']})" for p in result["paired"]],
-        dynamic=_dynamic_rows(result.get("dynamic")),
+        dynamic=format_dynamic(result.get("dynamic")),
+        followup=format_followup(result.get("followup")),
         figures=[{"key": f.key, "title": f.title, "caption": f.caption, "uri": f.uri(image_format)}
                  for f in figures],
         panels=panels,
     )
-
-
-def _dynamic_rows(dynamic: dict | None) -> list[str]:
-    """One line per WHO grade: curve patterns, time to peak and late slope, median (range)."""
-    if not dynamic:
-        return []
-
-    def median_range_text(summary: dict, unit: str) -> str:
-        if summary["median"] is None:
-            return "-"
-        low, high = summary["range"]
-        return (f"{format_number(summary['median'])} {unit} ({format_number(low)}\u2013"
-                f"{format_number(high)})")
-
-    return [f"WHO {g['grade']} (n = {g['n']}): "
-            + ", ".join(f"{name} {g['patterns'][name]}" for name in dynamic["patterns"])
-            + f"; time to peak {median_range_text(g['tac_ttp_min'], 'min')}; late slope "
-            + median_range_text(g["tac_slope_suv_per_h"], "SUV/h") for g in dynamic["by_grade"]]
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -23,14 +23,14 @@ from ._inference import (EXACT_MAX_N, KappaResult, MannWhitneyResult, PairedResu
                          cohens_kappa, mann_whitney_exact_distribution, mann_whitney_u, paired_wilcoxon,
                          roc_auc_delong)
 from .analysis import ALPHA, STANDARD_TIME_MIN, VARIABLE_LABELS, analyse_cohort
-from .cohort import GRADES, REQUIRED_COLUMNS, Cohort, cohort_from_values, parse_cohort_rows, time_point_columns
+from .cohort import GRADES, REQUIRED_COLUMNS, Cohort, cohort_from_values, parse_cohort_rows, time_point_columns, followup_columns_of
 
 __all__ = [
     "ALPHA", "EXACT_MAX_N", "GRADES", "REQUIRED_COLUMNS", "STANDARD_TIME_MIN", "VARIABLE_LABELS",
     "Cohort", "KappaResult", "MannWhitneyResult", "PairedResult", "RocResult",
     "analyse_cohort", "clopper_pearson", "cohens_kappa", "count_percent", "format_number", "format_p",
     "format_stats", "mann_whitney_exact_distribution", "mann_whitney_u", "median_range", "paired_wilcoxon",
-    "cohort_from_values", "parse_cohort_rows", "roc_auc_delong", "time_point_columns",
+    "cohort_from_values", "parse_cohort_rows", "roc_auc_delong", "time_point_columns", "followup_columns_of",
     "tumour_type",
 ]
 

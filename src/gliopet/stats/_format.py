@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._descriptive import format_number, format_p
 from .analysis import SHORT_LABELS, VARIABLE_LABELS
 
-__all__ = ["format_stats", "format_table1_cell", "format_value", "format_kappa", "format_agreement", "table2_header"]
+__all__ = ["format_dynamic", "format_followup", "format_stats", "format_table1_cell", "format_value", "format_kappa", "format_agreement", "table2_header"]
 
 TABLE2_HEADERS = {
     "patient_id": "P number", "diagnosis": "Diagnosis based on histology", "who_grade": "WHO grade",
@@ -71,6 +71,39 @@ def _median_range_text(median, rng) -> str:
     return f"{format_number(median)} ({format_number(rng[0])}\u2013{format_number(rng[1])})"
 
 
+def format_followup(followup: dict | None) -> list[str]:
+    """Baseline vs follow-up: one line for the interval and responses, one per value."""
+    if not followup:
+        return []
+    days = followup["days"]
+    interval = ("" if days["median"] is None else
+                f", median {format_number(days['median'])} days between the scans "
+                f"({format_number(days['range'][0])}\u2013{format_number(days['range'][1])})")
+    responses = ", ".join(f"{name} {count}" for name, count in sorted(followup["responses"].items()))
+    lines = [f"{followup['n']} patient(s) scanned twice{interval}; response by gliopet's rules (the user's "
+             f"thresholds, not PET RANO 1.0): {responses or '-'}"]
+    for v in followup["values"]:
+        p = "-" if v["p"] is None else format_p(v["p"])
+        lines.append(f"{SHORT_LABELS.get(v['variable'], v['label'])}: median {format_number(v['median_before'])} "
+                     f"at baseline vs {format_number(v['median_after'])} at follow-up, median change "
+                     f"{v['median_percent_change']:+.1f} %, Wilcoxon p = {p} (n = {v['n']})")
+    return lines
+
+
+def format_dynamic(dynamic: dict | None) -> list[str]:
+    """One line per WHO grade: curve patterns, time to peak and late slope, median (range)."""
+    if not dynamic:
+        return []
+
+    def median_range_text(summary: dict, unit: str) -> str:
+        return _median_range_text(summary["median"], summary["range"]).replace(" (", f" {unit} (", 1)
+
+    return [f"WHO {g['grade']} (n = {g['n']}): "
+            + ", ".join(f"{name} {g['patterns'][name]}" for name in dynamic["patterns"])
+            + f"; time to peak {median_range_text(g['tac_ttp_min'], 'min')}; late slope "
+            + median_range_text(g["tac_slope_suv_per_h"], "SUV/h") for g in dynamic["by_grade"]]
+
+
 def format_stats(result: dict) -> str:
     """The stats result as readable text: Table 1, tests, detection, Table 2."""
     lines: list[str] = [f"gliopet stats: {result['source']} ({result['n_patients']} patients)", "",
@@ -112,6 +145,12 @@ def format_stats(result: dict) -> str:
         lines.append(f"  {p['label']} {t0} vs {t1} min: median {format_number(p['median_before'])} vs "
                      f"{format_number(p['median_after'])}, median change {p['median_percent_change']:+.1f}% "
                      f"(n={p['n']}), Wilcoxon p = {format_p(p['p'])}")
+    if result.get("dynamic"):
+        lines += ["", "Time-activity curves (pattern counts; median (range))"]
+        lines.extend(f"  {line}" for line in format_dynamic(result["dynamic"]))
+    if result.get("followup"):
+        lines += ["", "Follow-up (each patient's earliest vs latest scan)"]
+        lines.extend(f"  {line}" for line in format_followup(result["followup"]))
     for note in result["notes"]:
         lines.append(f"  Note: {note}")
     lines += ["", "Table 2. Per patient"]

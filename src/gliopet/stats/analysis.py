@@ -9,7 +9,8 @@ reader columns exist), ``agreement`` (percent agreement, PABAK, Gwet's AC1
 and, with two ``score_reader`` columns, linear weighted kappa; each with its
 95 % CI: :mod:`gliopet.stats._agreement`), ``roc`` (grade from SUVmax / TBR), ``paired`` (time
 points), ``dynamic`` (a dynamic cohort's curve patterns, time to peak and
-late slope per WHO grade; None without curves), ``footnotes`` and ``notes``
+late slope per WHO grade; None without curves), ``followup`` (baseline vs
+follow-up of patients scanned twice; None without), ``footnotes`` and ``notes``
 (what was skipped and why).
 
 The study's handling of missing values: visually negative scans have no
@@ -30,7 +31,8 @@ from ._agreement import agreement_table, gwet_ac1, pabak, percent_agreement, wei
 from ._inference import (EXACT_MAX_N, clopper_pearson, cohens_kappa, mann_whitney_u, paired_wilcoxon,
                          roc_auc_delong)
 from ..measure import TacPattern
-from .cohort import DYNAMIC_NUMERIC_COLUMNS, GRADES, MEASURE_COLUMNS, Cohort, time_point_columns
+from .cohort import (DYNAMIC_NUMERIC_COLUMNS, GRADES, MEASURE_COLUMNS, Cohort, followup_columns_of,
+                     time_point_columns)
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +261,33 @@ def _dynamic(cohort: Cohort, rows: list[dict]) -> dict | None:
     return {"patterns": [p.value for p in TacPattern], "by_grade": by_grade}
 
 
+def _followup(cohort: Cohort) -> dict | None:
+    """Baseline vs follow-up of the patients scanned twice: per value, the Wilcoxon signed-rank test and the
+    median percent change; the days between the scans; the response categories counted. None without any."""
+    columns = followup_columns_of(cohort.columns)
+    if "followup_days" not in columns:
+        return None
+    rows = [r for r in cohort.rows if any(r.get(c) is not None for c in columns)]
+    if not rows:
+        return None
+    values = []
+    for col in columns:
+        measure = col[:-len("_followup")] if col.endswith("_followup") else None
+        if measure is None or measure not in cohort.columns:
+            continue
+        both = [(r[measure], r[col]) for r in rows if r.get(measure) is not None and r.get(col) is not None]
+        if both:
+            res = paired_wilcoxon([a for a, _ in both], [b for _, b in both])
+            values.append({"variable": measure, "label": VARIABLE_LABELS[measure], "columns": [measure, col],
+                           "test": "Wilcoxon signed-rank", **res.to_dict()})
+    responses: dict[str, int] = {}
+    for r in rows:
+        if r.get("response"):
+            responses[r["response"]] = responses.get(r["response"], 0) + 1
+    return {"n": len(rows), "days": median_range([r.get("followup_days") for r in rows]), "values": values,
+            "responses": responses}
+
+
 def _paired(cohort: Cohort, *, standard_time_min: int) -> list[dict]:
     out = []
     for measure, points in time_point_columns(cohort.columns).items():
@@ -331,6 +360,7 @@ def analyse_cohort(cohort: Cohort, *, positive_only: bool = True,
         "roc": _roc(rows, notes),
         "paired": _paired(cohort, standard_time_min=standard_time_min),
         "dynamic": _dynamic(cohort, rows),
+        "followup": _followup(cohort),
         "alpha": ALPHA,
         "footnotes": footnotes,
         "notes": notes,

@@ -61,6 +61,7 @@ __all__ = [
     "cohort_from_values",
     "parse_cohort_rows",
     "time_point_columns",
+    "followup_columns_of",
 ]
 
 REQUIRED_COLUMNS = ("patient_id", "sex", "age", "diagnosis", "who_grade", "visual", "suvmax",
@@ -91,11 +92,25 @@ CHOICES: Mapping[str, tuple[str, ...]] = {
 DATE_COLUMNS = ("mri_date", "pet_date")
 MAX_AGE_YEARS = 130.0
 
+#: Follow-up columns of the analysis table (:func:`gliopet.response.followup_columns`): numbers, the
+#: ``_change_pct`` ones signed.
+_FOLLOWUP = re.compile(r"^(?:followup_days|(?P<measure>[a-z0-9_]+)_(?P<kind>followup|change_pct))$")
 _TIME_POINT = re.compile(r"^(?P<measure>[a-z0-9_]+?)_(?P<minutes>\d+)min$")
 _READER = re.compile(r"^visual_reader\d+$")
 #: Per-reader 4-point visual scores (0 none, 1 equivocal, 2 moderate, 3 intense).
 _SCORE = re.compile(r"^score_reader\d+$")
 SCORE_CHOICES = ("0", "1", "2", "3")
+
+
+def followup_columns_of(columns: Iterable[str]) -> tuple[str, ...]:
+    """The follow-up columns among ``columns``: ``followup_days``, ``<measure>_followup`` and
+    ``<measure>_change_pct`` of a measured column."""
+    out = []
+    for col in columns:
+        m = _FOLLOWUP.match(col)
+        if m and (m.group("measure") is None or m.group("measure") in MEASURE_COLUMNS):
+            out.append(col)
+    return tuple(out)
 
 
 def time_point_columns(columns: Iterable[str]) -> dict[str, dict[int, str]]:
@@ -161,7 +176,8 @@ class Cohort:
     @property
     def numeric_columns(self) -> tuple[str, ...]:
         tp = {c for cols in time_point_columns(self.columns).values() for c in cols.values()}
-        return tuple(c for c in self.columns if c in NUMERIC_COLUMNS or c in tp)
+        follow = set(followup_columns_of(self.columns))
+        return tuple(c for c in self.columns if c in NUMERIC_COLUMNS or c in tp or c in follow)
 
 
 def _where(source: str, line: int, col: str) -> str:
@@ -183,7 +199,7 @@ def _parse_number(text: str | float | None, *, source: str, line: int, col: str)
             raise InputError(f"{_where(source, line, col)}: {t!r} is not a number") from None
     if not math.isfinite(value):
         raise InputError(f"{_where(source, line, col)}: {t!r} is not a finite number")
-    if value < 0 and col not in SIGNED_DYNAMIC_COLUMNS:
+    if value < 0 and col not in SIGNED_DYNAMIC_COLUMNS and not col.endswith("_change_pct"):
         raise InputError(f"{_where(source, line, col)}: {t!r} is negative; it must be >= 0")
     if col == "age" and value > MAX_AGE_YEARS:
         raise InputError(f"{_where(source, line, col)}: {t!r} is not a plausible age in years")
@@ -274,7 +290,8 @@ def cohort_from_values(columns: Iterable[str], rows: Iterable[tuple[int, Mapping
     """
     columns = [c.strip().lower() for c in columns]
     _check_header(columns, source)
-    numeric = set(NUMERIC_COLUMNS) | {c for cols in time_point_columns(columns).values() for c in cols.values()}
+    numeric = (set(NUMERIC_COLUMNS) | {c for cols in time_point_columns(columns).values() for c in cols.values()}
+               | set(followup_columns_of(columns)))
     seen_ids: dict[str, int] = {}
     parsed: list[dict] = []
     for line, cells in rows:

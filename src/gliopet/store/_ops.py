@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ..errors import InputError
 from ..measure import dynamic_columns
 from ..paths import keep_path, resolve_kept_path
+from ..response import followup_columns, load_response_rules
 from ._models import (MEASURE_FIELDS, READ_SUBMITTED, STUDY_DONE, STUDY_FAILED, MeasurementRow, Patient,
                       Provenance, Read, ReadingAssignment, ReadingCase, ReadingConsensus, ReadingSession, Series,
                       Study)
@@ -214,6 +215,24 @@ def _measured_values(row: dict[str, Any], found: list[MeasurementRow], base: Pat
         row["snapshot"] = str(resolve_kept_path(snapshot, base))
 
 
+def _studies_in_order(found: list[MeasurementRow]) -> list[list[MeasurementRow]]:
+    """A patient's measured studies, each its measurements, the earliest injection first (the baseline)."""
+    by_study: dict[int, list[MeasurementRow]] = {}
+    for m in found:
+        by_study.setdefault(m.study_pk, []).append(m)
+
+    def injected(study: list[MeasurementRow]) -> tuple[bool, str, int]:
+        record = next((m for m in study if m.primary), study[0]).record
+        when = record.get("suv", {}).get("inputs", {}).get("injection_datetime", {}).get("value")
+        return when is None, when or "", study[0].study_pk
+
+    return sorted(by_study.values(), key=injected)
+
+
+def _primary_record(study: list[MeasurementRow]) -> dict[str, Any] | None:
+    return next((m.record for m in study if m.primary), None)
+
+
 def _curve(row: dict[str, Any], found: list[MeasurementRow]) -> dict[str, Any] | None:
     """The primary measurement's time-activity curves, for the report's figure (None without any)."""
     dynamic = next((m.record.get("dynamic") for m in found if m.primary), None)
@@ -262,8 +281,13 @@ def analysis_table(engine: Engine) -> AnalysisTable:
 
     Clinical columns, then the primary PET's measured columns (DESIGN.md), then
     ``suvmax_<min>min`` and ``tbr_max_to_bg_max_<min>min`` for every time
-    point when there are several, then pass-through columns (e.g. ``visual``),
-    then ``snapshot``. Patients whose study is not measured have empty
+    point when there are several, a dynamic series' ``tac_*`` columns, then
+    pass-through columns (e.g. ``visual``), then ``snapshot``. A patient with
+    several measured studies is described by the earliest (by injection, the
+    baseline); the latest is its follow-up: ``followup_days``,
+    ``<value>_followup`` and ``<value>_change_pct`` and ``response``
+    (:func:`gliopet.response.followup_columns`, the default response rules;
+    each scan measured on its own, with the same definitions). Patients whose study is not measured have empty
     measured columns. ``visual`` comes from the latest reading session (the
     adjudicated consensus, else the readers' unanimous submitted read) where
     it has decided the case, else from the clinical table's column, else from
@@ -297,12 +321,18 @@ def analysis_table(engine: Engine) -> AnalysisTable:
         columns = [*CLINICAL_COLUMNS, *MEASURE_FIELDS]
         rows: list[dict[str, Any]] = []
         curves: list[dict[str, Any]] = []
+        rules = None
         for p in patients:
             row = _patient_row(p)
-            _measured_values(row, by_patient.get(p.id, []), base)
-            curve = _curve(row, by_patient.get(p.id, []))
+            studies = _studies_in_order(by_patient.get(p.id, []))
+            _measured_values(row, studies[0] if studies else [], base)
+            curve = _curve(row, studies[0] if studies else [])
             if curve is not None:
                 curves.append(curve)
+            first, last = (_primary_record(studies[0]), _primary_record(studies[-1])) if studies else (None, None)
+            if len(studies) > 1 and first and last:
+                rules = rules or load_response_rules()
+                row.update(followup_columns(first, last, rules))
             snapshot = row.pop("snapshot", None)
             row.update({key: value for key, value in (p.extra or {}).items() if key not in row})
             read = dict(reading.get(p.id, {}))
