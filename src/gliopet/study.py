@@ -288,8 +288,10 @@ def parse_frames_option(text: str | tuple[float, float]) -> tuple[float, float]:
     return start, end
 
 
-def _read_primary(pet: str | Path, *, suv_type: str, frames: str | tuple[float, float] | None) -> PetImage:
-    """The PET measured: as :func:`read_pet`, or the frames of a dynamic series summed (``--frames``)."""
+def _read_primary(pet: str | Path, *, suv_type: str, frames: str | tuple[float, float] | None,
+                  dynamic: _DynamicSeries | None = None) -> PetImage:
+    """The PET measured: as :func:`read_pet`, or the frames of a dynamic series summed (``--frames``;
+    ``dynamic``: the series' headers when already read)."""
     if frames is None:
         return read_pet(pet, suv_type=suv_type)
     if is_nifti(pet):
@@ -297,33 +299,41 @@ def _read_primary(pet: str | Path, *, suv_type: str, frames: str | tuple[float, 
     from .io.suv_inputs import read_suv_frames
 
     start, end = parse_frames_option(frames)
-    series = read_suv_frames(pet, start_min=start, end_min=end, suv_type=suv_type)
+    series = read_suv_frames(pet, start_min=start, end_min=end, suv_type=suv_type,
+                             dynamic=None if dynamic is None else dynamic.headers,
+                             frames=None if dynamic is None else dynamic.frames)
     return PetImage(series.volume, series.result, suv_type, str(pet))
 
 
-def _is_dynamic_dicom(pet: str | Path) -> bool:
-    """Whether ``pet`` is a DICOM DYNAMIC or GATED series with several frames (headers only)."""
+@dataclass(frozen=True)
+class _DynamicSeries:
+    """A DICOM DYNAMIC or GATED series' headers and each frame's SUV result and timing, read once."""
+
+    headers: Any
+    frames: list[Any]
+
+
+def _dynamic_series(pet: str | Path) -> _DynamicSeries | None:
+    """``pet`` as a dynamic series with several frames (headers only), or None (NIfTI, one frame)."""
     if is_nifti(pet):
-        return False
+        return None
     from .io.dicom import load_dynamic_headers
+    from .io.suv_inputs import frames_with_suv
 
-    return load_dynamic_headers(pet, modality=None if Path(pet).is_file() else "PT").is_dynamic
+    headers = load_dynamic_headers(pet, modality=None if Path(pet).is_file() else "PT")
+    return _DynamicSeries(headers, frames_with_suv(headers)) if headers.is_dynamic else None
 
 
-def _dynamic_curves(pet: str | Path, summed: Volume, measurement: Measurement, *, suv_type: str,
+def _dynamic_curves(series: _DynamicSeries, summed: Volume, measurement: Measurement, *, suv_type: str,
                     settings: dict[str, Any]):
     """Every frame of the dynamic series in SUV, its timing and numbering, through the core's TACs."""
-    from .io.dicom import load_dynamic_headers, volume_from_headers
-    from .io.suv_inputs import frame_timing_min, suv_for_headers
+    from .io.dicom import volume_from_headers
     from .measure import time_activity
 
-    series = load_dynamic_headers(pet, modality=None if Path(pet).is_file() else "PT")
     frames, starts, durations, names, numbers, expected = [], [], [], [], [], None
-    for headers in series.frames:
+    for headers, result, start, duration in series.frames:
         first = headers.frames[0]
         name = f"frame {len(names) + 1} ({Path(first.path).name})"
-        result = suv_for_headers(headers)
-        start, duration = frame_timing_min(headers, result)
         if start is None or duration is None:
             raise InputError(f"{first.path}: {name} has no timing; a time-activity curve needs (0008,0032) "
                              "AcquisitionTime and (0018,1242) ActualFrameDuration")
@@ -442,7 +452,8 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     if suv_type not in SUV_TYPES:
         raise InputError(f"--suv-type {suv_type!r}: expected one of {', '.join(SUV_TYPES)}")
     preset = load_tracer_preset(tracer) if isinstance(tracer, str) else tracer
-    is_dynamic = preset is not None and _is_dynamic_dicom(pet)
+    dynamic_series = _dynamic_series(pet) if preset is not None else None
+    is_dynamic = dynamic_series is not None
     overridden: list[str] = []
     if preset is not None:
         given = {"background": background if isinstance(background, str) else None,
@@ -461,7 +472,7 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     if mri is not None and lesion_spec.method is not LesionMethod.MASK and snapshot is None:
         raise InputError(f"--mri {mri}: an MRI carries a lesion mask drawn on it (--lesion MASK) or is drawn "
                          "beneath the PET/CT in --snapshot; give one of them")
-    images = [_read_primary(pet, suv_type=suv_type, frames=frames)] + [read_pet(p, suv_type=suv_type)
+    images = [_read_primary(pet, suv_type=suv_type, frames=frames, dynamic=dynamic_series)] + [read_pet(p, suv_type=suv_type)
                                                                         for p in timepoints]
     ct_volume = read_ct(ct) if ct is not None else None
     mri_volume = read_mri(mri) if mri is not None else None
@@ -475,7 +486,8 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
         measured = [_with_btv_factor(image.volume, m, factor) for image, m in zip(images, measured)]
     curves = None
     if is_dynamic and preset.dynamic and reference == 0:
-        curves = _dynamic_curves(pet, images[0].volume, measured[0], suv_type=suv_type, settings=preset.dynamic)
+        curves = _dynamic_curves(dynamic_series, images[0].volume, measured[0], suv_type=suv_type,
+                                 settings=preset.dynamic)
     if mri_volume is not None and registration is None and snapshot is not None:
         # The MRI is only drawn: register it for the figure.
         registration = register_mri(mri_volume, pet=images[reference].volume, ct=ct_volume, mri_name=str(mri))

@@ -28,7 +28,7 @@ from .dicom import DynamicHeaders, SeriesHeaders, load_dynamic_headers, load_ser
 logger = logging.getLogger(__name__)
 
 __all__ = ["suv_inputs_from_headers", "suv_for_headers", "suv_report_for_series", "read_suv_volume",
-           "format_suv_report", "read_suv_series", "read_suv_frames", "frame_timing_min", "SuvSeries", "parse_da",
+           "format_suv_report", "read_suv_series", "read_suv_frames", "frame_timing_min", "frames_with_suv", "SuvSeries", "parse_da",
            "parse_tm", "parse_dt"]
 
 GE_CREATOR = "GEMS_PETD_01"
@@ -251,15 +251,21 @@ def _radionuclide(rp: Dataset) -> str | None:
 
 def suv_for_headers(headers: SeriesHeaders) -> SuvResult:
     """The SUV factor of a loaded series; errors are prefixed with the series' first file."""
+    return _suv_and_inputs(headers)[0]
+
+
+def _suv_and_inputs(headers: SeriesHeaders) -> tuple[SuvResult, dict[str, Any]]:
+    """:func:`suv_for_headers` and the inputs it was computed from (read from the headers once)."""
     label = headers.frames[0].path
     modality = headers.info.modality.upper()
     if modality != "PT":
         raise DicomError(f"{label}: (0008,0060) Modality is '{headers.info.modality}'; SUV needs a PET (PT) series")
     try:
-        result = compute_suv(**suv_inputs_from_headers(headers))
+        inputs = suv_inputs_from_headers(headers)
+        result = compute_suv(**inputs)
         if headers.warnings:
             result = replace(result, warnings=tuple(headers.warnings) + result.warnings)
-        return result
+        return result, inputs
     except SuvError as exc:
         raise SuvError(f"{label}: {exc}") from None
     except GliopetError:
@@ -299,15 +305,17 @@ def _check_frames_share_inputs(dynamic: DynamicHeaders) -> None:
         raise SuvError(f"{instances[0][0]}: {exc}") from None
 
 
-def frame_timing_min(headers: SeriesHeaders, result: SuvResult) -> tuple[float | None, float | None]:
+def frame_timing_min(headers: SeriesHeaders, result: SuvResult,
+                     inputs: dict[str, Any] | None = None) -> tuple[float | None, float | None]:
     """A frame's start (its earliest acquisition date/time) in minutes after injection, and its
     (0018,1242) ActualFrameDuration in minutes; None where the attributes are absent.
 
     The start is the acquisition's, not the decay-reference time: a frame of a dynamic series
-    acquired 16 min after injection reads 16 min p.i. whatever its DecayCorrection.
+    acquired 16 min after injection reads 16 min p.i. whatever its DecayCorrection. ``inputs``:
+    :func:`suv_inputs_from_headers` of ``headers`` when already read.
     """
     injection = result.inputs.get("injection_datetime")
-    acquisitions = suv_inputs_from_headers(headers)["timing"].acquisition
+    acquisitions = (inputs or suv_inputs_from_headers(headers))["timing"].acquisition
     start = None
     if injection is not None and injection.value is not None and acquisitions:
         first, inj = min(acquisitions), injection.value
@@ -318,19 +326,24 @@ def frame_timing_min(headers: SeriesHeaders, result: SuvResult) -> tuple[float |
     return start, None if duration is None else duration / 60_000.0
 
 
-def _frames_with_suv(dynamic: DynamicHeaders) -> list[tuple[SeriesHeaders, SuvResult, float | None, float | None]]:
+FrameWithSuv = tuple[SeriesHeaders, SuvResult, "float | None", "float | None"]
+
+
+def frames_with_suv(dynamic: DynamicHeaders) -> list[FrameWithSuv]:
+    """Each frame of a dynamic series with its SUV result, start (min p.i.) and duration (min), the
+    frames' inputs checked to agree (rule 3); each frame's headers are read once."""
     _check_frames_share_inputs(dynamic)
     out = []
     for headers in dynamic.frames:
-        result = suv_for_headers(headers)
-        out.append((headers, result, *frame_timing_min(headers, result)))
+        result, inputs = _suv_and_inputs(headers)
+        out.append((headers, result, *frame_timing_min(headers, result, inputs)))
     return out
 
 
 def _dynamic_report(dynamic: DynamicHeaders) -> dict[str, Any]:
     """``suv --json`` keys of a DYNAMIC / GATED series: the factor of every frame, with its timing."""
     frames = []
-    for index, (headers, result, start, duration) in enumerate(_frames_with_suv(dynamic)):
+    for index, (headers, result, start, duration) in enumerate(frames_with_suv(dynamic)):
         report = result.as_dict()
         frames.append({"index": index, "start_min_pi": None if start is None else round(start, 4),
                        "duration_min": None if duration is None else round(duration, 4),
@@ -345,14 +358,16 @@ def _dynamic_report(dynamic: DynamicHeaders) -> dict[str, Any]:
     return out
 
 
-def read_suv_frames(path: str | Path, *, start_min: float, end_min: float, suv_type: str = "bw") -> SuvSeries:
+def read_suv_frames(path: str | Path, *, start_min: float, end_min: float, suv_type: str = "bw",
+                    dynamic: DynamicHeaders | None = None, frames: list[FrameWithSuv] | None = None) -> SuvSeries:
     """The frames of a dynamic series acquired within ``[start_min, end_min]`` minutes after injection,
     each scaled to SUV by its own factor and summed frame-duration-weighted into one static image
     (:func:`gliopet.suv.duration_weighted_mean`).
 
     A frame is taken when it starts and ends inside the window (1 s tolerance). The result's inputs
     gain ``frames`` (the window asked for, the one summed, the frames used); a warning says when the
-    summed window differs from the one asked for.
+    summed window differs from the one asked for. ``dynamic`` and ``frames``: the series' headers
+    (:func:`gliopet.io.dicom.load_dynamic_headers`) and :func:`frames_with_suv` when already read.
 
     Raises
     ------
@@ -361,12 +376,12 @@ def read_suv_frames(path: str | Path, *, start_min: float, end_min: float, suv_t
     """
     if not (math.isfinite(start_min) and math.isfinite(end_min) and 0 <= start_min < end_min):
         raise InputError(f"--frames {start_min:g}-{end_min:g}: expected START-END minutes after injection, START < END")
-    dynamic = load_dynamic_headers(path, modality=None if Path(path).is_file() else "PT")
+    dynamic = dynamic or load_dynamic_headers(path, modality=None if Path(path).is_file() else "PT")
     label = dynamic.frames[0].frames[0].path
     if not dynamic.is_dynamic:
         raise InputError(f"{label}: (0054,1000) SeriesType {dynamic.series_type} has one frame; --frames is for "
                          "DYNAMIC or GATED series")
-    frames = _frames_with_suv(dynamic)
+    frames = frames if frames is not None else frames_with_suv(dynamic)
     tolerance = 1.0 / 60.0
     chosen = [f for f in frames if f[2] is not None and f[3] is not None
               and f[2] >= start_min - tolerance and f[2] + f[3] <= end_min + tolerance]
