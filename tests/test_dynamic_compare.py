@@ -91,3 +91,31 @@ def test_compare_cli_text(tmp_path):
     assert out.exit_code == 0, out.output
     assert "btv_ml                   1.000 -> 2.744     +174.4 %" in out.output
     assert "response: progression  (user thresholds" in out.output
+
+
+def test_compare_registers_a_moved_followup(tmp_path):
+    """A simulated patient's 60-min PET (in SUV, as NIfTI) is the baseline; the follow-up is the same image
+    placed 6 mm right, 4 mm anterior and 8 mm up in the scanner (its affine translated by whole voxels,
+    so the true registration is that translation and no resampling blurs it). Registered, the follow-up is
+    measured with the baseline's ROIs where they belong: every change is zero."""
+    from gliopet.io.images import read_pet
+    from gliopet.simulate.patient import simulate_patient
+    from gliopet.simulate.specs import random_patient_spec
+
+    simulate_patient(random_patient_spec(3, 1), tmp_path / "p", seed=3)
+    pet = read_pet(tmp_path / "p" / "PET_60min").volume
+    write_nifti(pet, tmp_path / "base.nii.gz")
+    shift = np.array([-6.0, -4.0, 8.0])  # LPS: right is -x, anterior is -y, up is +z
+    assert np.allclose(np.abs(shift) % np.abs(np.diag(pet.affine)[:3]), 0)  # whole voxels on this grid
+    moved = pet.affine.copy()
+    moved[:3, 3] += shift
+    write_nifti(Volume(pet.array, moved), tmp_path / "follow.nii.gz")
+    result = compare_study_files(tmp_path / "base.nii.gz", tmp_path / "follow.nii.gz", ct=tmp_path / "p" / "CT")
+    assert "registered to the baseline" in result["same_rois"]
+    # The follow-up's point x is the baseline's point x - shift: the fitted map is that translation.
+    to_ref = np.array(result["measurement"]["timepoints"][0]["timepoint"]["registration"]["timepoint_to_reference_lps"])
+    np.testing.assert_allclose(to_ref[:3, 3], -shift, atol=0.5)
+    np.testing.assert_allclose(to_ref[:3, :3], np.eye(3), atol=0.01)
+    for key in ("tbr_max_to_bg_mean", "tbr_mean_to_bg_mean", "btv_ml", "suvmax"):
+        assert result["changes"][key]["relative_change"] == pytest.approx(0.0, abs=0.02), key
+    assert result["response"] == "stable"
