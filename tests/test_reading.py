@@ -347,3 +347,44 @@ def test_a_session_needs_enabled_readers_and_measured_studies(tmp_path):
     with pytest.raises(InputError, match="no measured study"):
         new_session(engine, "S", readers=["alice"])
     engine.dispose()
+
+
+def test_https_serve_marks_the_session_cookie_secure(tmp_path):
+    """`gliopet serve --certificate --key`: a real uvicorn over TLS (a self-signed certificate made here with
+    openssl, trusted by the client); the login cookie is Secure as well as HttpOnly and SameSite=Strict."""
+    import ssl
+    import time
+
+    import httpx
+    from test_reading_fixtures import free_port
+
+    made = build_store(tmp_path)
+    add_readers(made.url)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen([PY, "-m", "gliopet.cli", "serve", "--db", made.url, "--port", str(port),
+                               "--certificate", str(cert), "--key", str(key)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=ssl.create_default_context(cafile=str(cert))) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    page = client.get("/login")
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None and time.monotonic() < deadline, "the HTTPS server did not start"
+                    time.sleep(0.2)
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+            r = client.post("/login", data={"csrf": csrf, "name": "alice", "password": PASSWORDS["alice"]})
+            cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and "gliopet_session=" in v)
+            assert "; Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+            assert client.get("/worklist").status_code == 200  # the Secure cookie goes back over HTTPS
+        with pytest.raises(httpx.TransportError):  # and the port speaks no plain HTTP
+            httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
