@@ -88,6 +88,22 @@ def test_two_readers_score_in_the_browser_and_the_admin_adjudicates(db_url, tmp_
                     assert page.inner_text("#suv-readout") == f"SUV {float(pet.array[k, j, i]):.3f} g/mL"
                     page.click("#mark-lesion")
                     assert float(page.input_value("#lesion-x")) == pytest.approx(x, abs=0.05)
+                    # Radiological convention by default; neurological on request, drawn mirrored, kept
+                    # in this browser across pages; the crosshair's SUV does not depend on it.
+                    assert page.evaluate("window.gliopetViewer.isRadiological()") is True
+                    radiological = np.asarray(Image.open(io.BytesIO(page.locator("#gl").screenshot())).convert("L"))
+                    page.select_option("#orientation", "neurological")
+                    assert page.evaluate("window.gliopetViewer.isRadiological()") is False
+                    page.wait_for_timeout(200)
+                    neurological = np.asarray(Image.open(io.BytesIO(page.locator("#gl").screenshot())).convert("L"))
+                    assert np.abs(radiological.astype(int) - neurological).mean() > 1
+                    assert page.evaluate(f"window.gliopetViewer.moveToLps({x}, {y}, {z})") == pytest.approx(
+                        float(pet.array[k, j, i]), rel=1e-6)
+                    page.reload()
+                    page.wait_for_selector("#gl[data-loaded=true]", state="attached", timeout=60_000)
+                    assert page.input_value("#orientation") == "neurological"
+                    assert page.evaluate("window.gliopetViewer.isRadiological()") is False
+                    page.select_option("#orientation", "radiological")
                 page.check(f"input[name=visual][value={PLAN[name][p]}]")
                 page.check(f"input[name=score][value='{3 if PLAN[name][p] == 'positive' else 0}']")
                 page.check("input[name=confidence][value='4']")

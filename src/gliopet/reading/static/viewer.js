@@ -75,6 +75,10 @@ async function start() {
   state.petIndex = nv.volumes.length - 1;
   nv.onLocationChange = update;
   setLayout("multi");
+  let kept = null;
+  try { kept = localStorage.getItem("gliopet-orientation"); } catch (e) { /* storage off */ }
+  orientation.value = kept === "neurological" ? "neurological" : "radiological";
+  setOrientation(orientation.value);
   state.ready = true;
   update();
   canvas.dataset.loaded = "true";
@@ -96,6 +100,16 @@ document.getElementById("opacity").addEventListener("input", (e) => {
   nv.setOpacity(state.petIndex, parseFloat(e.target.value));
 });
 document.getElementById("layout").addEventListener("change", (e) => setLayout(e.target.value));
+// Radiological convention by default (as PET/CT is read: the patient's left on the screen's right); the
+// reader's choice is kept in this browser only (localStorage), never on the server.
+state.isRadiological = () => nv.opts.isRadiologicalConvention;
+function setOrientation(value) {
+  nv.setRadiologicalConvention(value === "radiological");
+  state.orientation = value;
+  try { localStorage.setItem("gliopet-orientation", value); } catch (e) { /* storage off: the default stays */ }
+}
+const orientation = document.getElementById("orientation");
+orientation.addEventListener("change", (e) => setOrientation(e.target.value));
 document.getElementById("mark-lesion").addEventListener("click", () => {
   if (!state.lps) return;
   ["lesion-x", "lesion-y", "lesion-z"].forEach((id, axis) => {
