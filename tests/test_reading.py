@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -388,3 +389,75 @@ def test_https_serve_marks_the_session_cookie_secure(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_ct_is_served_as_whole_hu_on_a_coarser_grid(store, tmp_path):
+    """The fixture's CT: 8 x 24 x 24 at 2 mm, stored value (k*576 + j*24 + i) mod 200, intercept -1024; the
+    PET 4 x 12 x 12 at 4 mm. 576 > 1.5 x 144 voxels a slice: served as 8 x 12 x 12 int16, each voxel the mean
+    of a 2 x 2 block, its centre the block's."""
+    from gliopet.io.nifti import read_nifti
+
+    made, engine = store
+    client = TestClient(create_app(AppConfig(engine=engine)))
+    login(client, "alice")
+    code = codes_of(client)[0]
+    raw = gzip.decompress(client.get(f"/case/{code}/ct.nii.gz").content)
+    assert int.from_bytes(raw[70:72], "little") == 4  # NIfTI datatype 4: int16
+    (tmp_path / "ct.nii").write_bytes(raw)
+    ct = read_nifti(tmp_path / "ct.nii")
+    assert ct.array.shape == (8, 12, 12)
+    np.testing.assert_allclose(np.abs(np.diag(ct.affine)[:3]), [4.0, 4.0, 2.0])
+    # Voxel (0, 0, 0) is the block of old voxels 0 and 1 in i and j: centre -24 + 1 = -23 mm (LPS x and y).
+    np.testing.assert_allclose(ct.affine[:3, 3], [-23.0, -23.0, -8.0])
+    # Slice 0, block (0, 0): stored 0, 1, 24, 25 -> mean 12.5 -> -1011.5 HU; slice 1, block j 3, i 5: stored
+    # 730, 731, 754, 755 mod 200 = 130, 131, 154, 155 -> 142.5 -> -881.5 HU (whole HU: within 0.5).
+    assert abs(ct.array[0, 0, 0] - (-1011.5)) <= 0.5 and abs(ct.array[1, 3, 5] - (-881.5)) <= 0.5
+
+
+def test_a_case_opened_by_many_readers_at_once_is_built_once(store, monkeypatch):
+    import threading
+
+    from gliopet.reading import _app
+
+    made, engine = store
+    with Session(engine) as s:
+        code = s.scalars(sa.select(ReadingCase.code)).first()
+    builds = []
+
+    def counted(engine_, code_):
+        builds.append(code_)
+        return real(engine_, code_)
+
+    real = _app.case_volumes
+    monkeypatch.setattr(_app, "case_volumes", counted)
+    cache = _app._VolumeCache(4)
+    results, start = [], threading.Barrier(12)
+
+    def open_case():
+        start.wait()
+        results.append(cache.get(engine, code))
+
+    threads = [threading.Thread(target=open_case) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert builds == [code] and len(results) == 12 and all(r is results[0] for r in results)
+
+
+def test_the_server_prepares_the_open_cases_volumes_when_it_starts(store):
+    """A real uvicorn (tests/test_reading_fixtures.LiveServer): without any request, the four open cases'
+    volumes are built in the background; the first reader to open a case then gets it from the cache."""
+    import time
+
+    from test_reading_fixtures import LiveServer
+
+    made, engine = store
+    with LiveServer(made.url) as server:
+        cache = server.server.config.app.state.volumes
+        deadline = time.monotonic() + 60
+        while len(cache.items) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with Session(engine) as s:
+            codes = set(s.scalars(sa.select(ReadingCase.code)))
+        assert set(cache.items) == codes

@@ -23,6 +23,11 @@ __all__ = ["add_reader", "list_readers", "disable_reader", "authenticate", "MIN_
            "AppConfig", "create_app", "niivue_path", "serve_app"]
 
 
+#: Idle connections are kept this long (s): uvicorn's 5 s default can close a connection just as a reader's
+#: next request goes out after a slow volume download.
+KEEP_ALIVE_S = 30
+
+
 def serve_app(db: str, *, host: str = "127.0.0.1", port: int = 8000, certfile: Path | None = None,
               keyfile: Path | None = None) -> None:
     """Run the reading app with uvicorn (HTTPS when given a certificate and key)."""
@@ -33,4 +38,5 @@ def serve_app(db: str, *, host: str = "127.0.0.1", port: int = 8000, certfile: P
     engine = open_store(db)
     app = create_app(AppConfig(engine=engine, https=certfile is not None))
     uvicorn.run(app, host=host, port=port, ssl_certfile=str(certfile) if certfile else None,
-                ssl_keyfile=str(keyfile) if keyfile else None, log_level="info", access_log=True)
+                ssl_keyfile=str(keyfile) if keyfile else None, log_level="info", access_log=True,
+                timeout_keep_alive=KEEP_ALIVE_S)

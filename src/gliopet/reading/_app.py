@@ -21,8 +21,10 @@ import io
 import json
 import logging
 import secrets
+import threading
 import time
 from collections import OrderedDict, deque
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -82,11 +84,13 @@ def niivue_path() -> Path | None:
 
 @dataclass(frozen=True)
 class AppConfig:
-    """Settings of one app: the store, whether served over HTTPS, where NiiVue is."""
+    """Settings of one app: the store, whether served over HTTPS, where NiiVue is, and whether the server
+    prepares the volumes of the open cases when it starts (in a background thread)."""
 
     engine: Engine
     https: bool = False
     niivue_js: Path | None = field(default_factory=niivue_path)
+    warm_volumes: bool = True
 
 
 class _RateLimiter:
@@ -112,17 +116,37 @@ class _RateLimiter:
 
 
 class _VolumeCache:
+    """The volumes of the last ``size`` cases opened, shared by the server's threads. A case is built once
+    even when many readers open it at the same moment: the others wait for that build (one lock per case
+    being built; the cache's own lock is held only to look up and store)."""
+
     def __init__(self, size: int) -> None:
         self.size, self.items = size, OrderedDict()
+        self.lock = threading.Lock()
+        self.building: dict[str, threading.Lock] = {}
+
+    def _lookup(self, code: str) -> CaseVolumes | None:
+        with self.lock:
+            found = self.items.get(code)
+            if found is not None:
+                self.items.move_to_end(code)
+            return found
 
     def get(self, engine: Engine, code: str) -> CaseVolumes:
-        found = self.items.get(code)
-        if found is None:
-            found = case_volumes(engine, code)
-            self.items[code] = found
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        self.items.move_to_end(code)
+        found = self._lookup(code)
+        if found is not None:
+            return found
+        with self.lock:
+            build = self.building.setdefault(code, threading.Lock())
+        with build:
+            found = self._lookup(code)
+            if found is None:
+                found = case_volumes(engine, code)
+                with self.lock:
+                    self.items[code] = found
+                    while len(self.items) > self.size:
+                        self.items.popitem(last=False)
+                    self.building.pop(code, None)
         return found
 
 
@@ -145,6 +169,23 @@ class _Redirect(Exception):
         self.url = url
 
 
+def _warm_volumes(engine: Engine, volumes: _VolumeCache) -> None:
+    """Build the volumes of the cases still being read (oldest case first, as many as the cache keeps), so
+    the first reader to open a case does not wait for its DICOM to be read. A reader who opens a case
+    being built waits for that build; a case that cannot be built is skipped (logged without its code)."""
+    with Session(engine) as session:
+        codes = session.scalars(sa.select(ReadingCase.code)
+                                .join(ReadingAssignment, ReadingAssignment.case_pk == ReadingCase.id)
+                                .where(ReadingAssignment.status != READ_SUBMITTED)
+                                .group_by(ReadingCase.id, ReadingCase.code).order_by(ReadingCase.id)
+                                .limit(VOLUME_CACHE_CASES)).all()
+    for code in codes:
+        try:
+            volumes.get(engine, code)
+        except Exception as exc:  # noqa: BLE001 - a reader opening that case gets the error itself
+            logger.warning("volume warm-up: a case could not be prepared (%s)", type(exc).__name__)
+
+
 def create_app(config: AppConfig) -> FastAPI:
     """The reading app on ``config.engine`` (already migrated)."""
     engine = config.engine
@@ -152,7 +193,16 @@ def create_app(config: AppConfig) -> FastAPI:
                             autoescape=select_autoescape(default=True, default_for_string=True))
     limiter = _RateLimiter(LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_S)
     volumes = _VolumeCache(VOLUME_CACHE_CASES)
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # noqa: ANN202
+        if config.warm_volumes:
+            threading.Thread(target=_warm_volumes, args=(engine, volumes), daemon=True,
+                             name="gliopet-volume-warm-up").start()
+        yield
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.volumes = volumes
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return HTMLResponse(templates.get_template(name).render(**context), status_code=status)
@@ -331,7 +381,7 @@ def create_app(config: AppConfig) -> FastAPI:
                         **case_context(session, login, assignment))
 
     @app.get("/case/{code}/{kind}.nii.gz")
-    async def case_volume(request: Request, code: str, kind: str) -> Response:
+    def case_volume(request: Request, code: str, kind: str) -> Response:  # sync: FastAPI runs it in its threads
         with Session(engine) as session:
             login = login_of(request, session)
             if login.reader.is_admin:
@@ -342,7 +392,7 @@ def create_app(config: AppConfig) -> FastAPI:
                 assignment_of(session, login, code)
         if kind not in ("pet", "ct"):
             raise _NotFound()
-        found = await run_in_threadpool(volumes.get, engine, code)
+        found = volumes.get(engine, code)
         data = found.pet_nii_gz if kind == "pet" else found.ct_nii_gz
         if data is None:
             raise _NotFound()

@@ -2,9 +2,11 @@
 
 Only voxels and geometry leave the server: the NIfTI header's free-text fields
 (``descrip``, ``aux_file``, ``intent_name``, ``db_name``) are empty, there are
-no extensions, and the file is named by the case code alone. The CT is
-served on a grid coarsened in-plane (every second row and column) when it is
-much finer than the PET, to keep it small.
+no extensions, and the file is named by the case code alone. The PET is
+float32 SUV (the value under the crosshair is the server's). The CT is served
+as whole Hounsfield units (int16), on a grid coarsened in-plane (the mean of
+each 2 x 2 block of voxels) when its slices hold clearly more voxels than the
+PET's, to keep it small: it is the anatomy beneath the PET, not measured.
 """
 
 from __future__ import annotations
@@ -28,24 +30,26 @@ from ..volume import Volume
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CaseVolumes", "case_volumes", "nifti_bytes", "CT_COARSEN_ABOVE"]
+__all__ = ["CaseVolumes", "case_volumes", "coarsen_ct", "nifti_bytes", "CT_COARSEN_ABOVE"]
 
-#: The CT is coarsened in-plane when its slices hold more than this many times the PET's voxels.
-CT_COARSEN_ABOVE = 4.0
+#: The CT is coarsened in-plane when its slices hold more than this many times the PET's voxels
+#: (a 512 x 512 or 256 x 256 CT under a 168 x 168 PET is; a CT already at the PET's grid is not).
+CT_COARSEN_ABOVE = 1.5
 
 
 @dataclass(frozen=True)
 class CaseVolumes:
-    """The served volumes of one case (gzipped NIfTI-1) and the PET as read (for checks)."""
+    """The served volumes of one case (gzipped NIfTI-1)."""
 
     pet_nii_gz: bytes
     ct_nii_gz: bytes | None
-    pet: Volume
 
 
-def nifti_bytes(volume: Volume) -> bytes:
-    """``volume`` as a gzipped NIfTI-1 file (float32, RAS) whose text fields are all empty."""
-    image = volume_to_nifti(Volume(np.asarray(volume.array, dtype=np.float32), volume.affine))
+def nifti_bytes(volume: Volume, dtype: type = np.float32) -> bytes:
+    """``volume`` as a gzipped NIfTI-1 file (``dtype``, RAS) whose text fields are all empty."""
+    array = np.asarray(volume.array)
+    array = np.rint(array).astype(dtype) if np.issubdtype(dtype, np.integer) else array.astype(dtype)
+    image = volume_to_nifti(Volume(array, volume.affine))
     header = image.header
     for field in ("descrip", "aux_file", "intent_name", "db_name"):
         header[field] = b""
@@ -54,11 +58,20 @@ def nifti_bytes(volume: Volume) -> bytes:
     return gzip.compress(raw, compresslevel=1, mtime=0)
 
 
-def _coarsen(ct: Volume, pet: Volume) -> Volume:
-    if ct.array.shape[1] * ct.array.shape[2] <= CT_COARSEN_ABOVE * pet.array.shape[1] * pet.array.shape[2]:
+def coarsen_ct(ct: Volume, pet: Volume) -> Volume:
+    """The CT as served: each 2 x 2 in-plane block averaged (a last odd row or column dropped) when its
+    slices hold more than :data:`CT_COARSEN_ABOVE` times the PET's voxels; else the CT itself.
+
+    A new voxel's centre is the mean of its four voxels' centres: index (i, j) maps to the old
+    (2i + 0.5, 2j + 0.5).
+    """
+    k, j, i = ct.array.shape
+    if j * i <= CT_COARSEN_ABOVE * pet.array.shape[1] * pet.array.shape[2]:
         return ct
-    affine = ct.affine @ np.diag([2.0, 2.0, 1.0, 1.0])
-    return Volume(np.ascontiguousarray(ct.array[:, ::2, ::2]), affine)
+    blocks = np.asarray(ct.array[:, : j - j % 2, : i - i % 2], dtype=np.float32)
+    mean = blocks.reshape(k, j // 2, 2, i // 2, 2).mean(axis=(2, 4))
+    scale = np.array([[2.0, 0, 0, 0.5], [0, 2.0, 0, 0.5], [0, 0, 1.0, 0], [0, 0, 0, 1.0]])
+    return Volume(mean, ct.affine @ scale)
 
 
 def case_volumes(engine: Engine, code: str) -> CaseVolumes:
@@ -90,6 +103,6 @@ def case_volumes(engine: Engine, code: str) -> CaseVolumes:
     cts = [s for s in series if s.role == "ct"]
     ct_bytes = None
     if cts:
-        ct = _coarsen(read_ct(resolve_kept_path(cts[0].folder, base)), pet)
-        ct_bytes = nifti_bytes(ct)
-    return CaseVolumes(nifti_bytes(pet), ct_bytes, pet)
+        ct = coarsen_ct(read_ct(resolve_kept_path(cts[0].folder, base)), pet)
+        ct_bytes = nifti_bytes(ct, np.int16)
+    return CaseVolumes(nifti_bytes(pet), ct_bytes)
