@@ -42,11 +42,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from scipy import ndimage
 
 from ..atomic import write_text
 from ..volume import Volume
-from scipy import ndimage
-
 from .acquisition import reconstruct, simulate_sinograms
 from .dicom_writer import PetSeriesInfo, write_pet_series
 from .grids import PET_GRID
