@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
@@ -36,7 +36,7 @@ from .truth import GROUND_TRUTH_COLUMNS, json_dump, truth_rows
 __all__ = [
     "PatientSpec", "CohortResult", "random_patient_spec", "patient_specs_like", "read_like_csv",
     "simulate_patient", "simulate_cohort", "CLINICAL_COLUMNS", "GROUND_TRUTH_COLUMNS",
-    "EFFECTIVE_OSEM_FWHM_MM", "BG_MAX_OVER_MEAN",
+    "EFFECTIVE_OSEM_FWHM_MM", "BG_MAX_OVER_MEAN", "run_patients",
 ]
 
 #: Columns of the clinical CSV (DESIGN.md schema).
@@ -75,6 +75,23 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, str]
     for row in rows:
         writer.writerow(row)
     write_text(path, buf.getvalue())
+
+
+def run_patients(run: Callable[[Any], dict[str, Any]], jobs: Sequence[Any], *, workers: int, desc: str,
+                 progress: bool) -> list[dict[str, Any]]:
+    """``run(job)`` of every job, in order, on ``workers`` processes (in this one when 1), with a progress bar."""
+    truths: list[dict[str, Any]] = []
+    with tqdm(total=len(jobs), desc=desc, unit="patient", file=sys.stderr, disable=not progress) as bar:
+        if workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for truth in pool.map(run, jobs):
+                    truths.append(truth)
+                    bar.update()
+        else:
+            for job in jobs:
+                truths.append(run(job))
+                bar.update()
+    return truths
 
 
 def _run_one(args: tuple[PatientSpec, str, int]) -> dict[str, Any]:
@@ -128,18 +145,7 @@ def simulate_cohort(specs: Sequence[PatientSpec], out_dir: str | Path, *, seed: 
     tmp = _prepare_output(out_dir, overwrite)
     try:
         jobs = [(spec, str(tmp / spec.patient_id), seed) for spec in specs]
-        bar = tqdm(total=len(jobs), desc="simulate", unit="patient", file=sys.stderr, disable=not progress)
-        truths: list[dict[str, Any]] = []
-        if workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for truth in pool.map(_run_one, jobs):
-                    truths.append(truth)
-                    bar.update()
-        else:
-            for job in jobs:
-                truths.append(_run_one(job))
-                bar.update()
-        bar.close()
+        truths = run_patients(_run_one, jobs, workers=workers, desc="simulate", progress=progress)
         _write_csv(tmp / "clinical.csv", CLINICAL_COLUMNS, (_clinical_row(s, t) for s, t in zip(specs, truths)))
         _write_csv(tmp / "ground_truth.csv", GROUND_TRUTH_COLUMNS,
                    (row for t in truths for row in truth_rows(t)))

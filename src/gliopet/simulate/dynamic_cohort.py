@@ -15,15 +15,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
-from tqdm import tqdm
-
 from ..errors import InputError
-from .cohort import CLINICAL_COLUMNS, CohortResult, _finish_output, _prepare_output, _write_csv
+from .cohort import CLINICAL_COLUMNS, CohortResult, _finish_output, _prepare_output, _write_csv, run_patients
 from .dynamic import FET_FRAMING_S, simulate_dynamic_patient
 from .specs import PatientSpec, random_patient_spec, seeded_rng
 
@@ -84,18 +80,7 @@ def simulate_dynamic_cohort(specs: Sequence[PatientSpec], out_dir: str | Path, *
     tmp = _prepare_output(out_dir, overwrite)
     try:
         jobs = [(spec, str(tmp / spec.patient_id), seed, tuple(float(d) for d in framing_s)) for spec in specs]
-        with tqdm(total=len(jobs), desc="simulate dynamic FET", unit="patient", file=sys.stderr,
-                  disable=not progress) as bar:
-            truths: list[dict[str, Any]] = []
-            if workers > 1 and len(jobs) > 1:
-                with ProcessPoolExecutor(max_workers=workers) as pool:
-                    for truth in pool.map(_run_one, jobs):
-                        truths.append(truth)
-                        bar.update()
-            else:
-                for job in jobs:
-                    truths.append(_run_one(job))
-                    bar.update()
+        truths = run_patients(_run_one, jobs, workers=workers, desc="simulate dynamic FET", progress=progress)
         _write_csv(tmp / "clinical.csv", (*CLINICAL_COLUMNS, "visual"), (_clinical_row(s) for s in specs))
         _write_csv(tmp / "ground_truth_dynamic.csv", GROUND_TRUTH_COLUMNS,
                    ({"patient_id": s.patient_id, "who_grade": s.who_grade, "pattern": t["pattern"],
