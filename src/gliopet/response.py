@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from .errors import InputError
 
 __all__ = ["COMPARED_VALUES", "FOLLOWUP_VALUES", "load_response_rules", "response_category", "value_changes",
-           "followup_columns"]
+           "followup_columns", "injection_text"]
 
 #: The values ``gliopet compare`` reports the change of (keys of the measure record).
 COMPARED_VALUES = ("tbr_max_to_bg_mean", "tbr_mean_to_bg_mean", "btv_ml", "suvmax", "bg_suvmean", "tbr_max_to_bg_max")
@@ -81,8 +81,13 @@ def value_changes(baseline: Mapping[str, Any], followup: Mapping[str, Any],
     return changes
 
 
+def injection_text(record: Mapping[str, Any]) -> str | None:
+    """A measurement record's injection date/time as recorded with its SUV inputs (ISO text), or None."""
+    return record.get("suv", {}).get("inputs", {}).get("injection_datetime", {}).get("value")
+
+
 def _injection(record: Mapping[str, Any]) -> datetime | None:
-    value = record.get("suv", {}).get("inputs", {}).get("injection_datetime", {}).get("value")
+    value = injection_text(record)
     return datetime.fromisoformat(value) if value else None
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..errors import InputError
 from ..measure import dynamic_columns
 from ..paths import keep_path, resolve_kept_path
-from ..response import followup_columns, load_response_rules
+from ..response import followup_columns, injection_text, load_response_rules
 from ._models import (MEASURE_FIELDS, READ_SUBMITTED, STUDY_DONE, STUDY_FAILED, MeasurementRow, Patient,
                       Provenance, Read, ReadingAssignment, ReadingCase, ReadingConsensus, ReadingSession, Series,
                       Study)
@@ -222,8 +222,7 @@ def _studies_in_order(found: list[MeasurementRow]) -> list[list[MeasurementRow]]
         by_study.setdefault(m.study_pk, []).append(m)
 
     def injected(study: list[MeasurementRow]) -> tuple[bool, str, int]:
-        record = next((m for m in study if m.primary), study[0]).record
-        when = record.get("suv", {}).get("inputs", {}).get("injection_datetime", {}).get("value")
+        when = injection_text(_primary_record(study) or study[0].record)
         return when is None, when or "", study[0].study_pk
 
     return sorted(by_study.values(), key=injected)
@@ -235,7 +234,7 @@ def _primary_record(study: list[MeasurementRow]) -> dict[str, Any] | None:
 
 def _curve(row: dict[str, Any], found: list[MeasurementRow]) -> dict[str, Any] | None:
     """The primary measurement's time-activity curves, for the report's figure (None without any)."""
-    dynamic = next((m.record.get("dynamic") for m in found if m.primary), None)
+    dynamic = (_primary_record(found) or {}).get("dynamic")
     if not dynamic:
         return None
     return {"patient_id": row["patient_id"], "who_grade": row["who_grade"], "pattern": dynamic["pattern"],
