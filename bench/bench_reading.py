@@ -325,7 +325,8 @@ async def _replay(base: str, plans: dict[str, list[tuple[str, ...]]], server_pid
     try:
         since = time.process_time(), _cpu_s(server_pid), time.perf_counter()
         retried = len(RETRIED)
-        await asyncio.gather(*(_static_reader(c, plan, out, name, think_s) for c, (name, plan) in zip(clients, plans.items())))
+        await asyncio.gather(*(_static_reader(c, plan, out, name, think_s)
+                               for c, (name, plan) in zip(clients, plans.items())))
         usage = {**_usage(server_pid, since), "server_peak_rss_mb": _peak_rss_mb(server_pid),
                  "requests_sent_again": len(RETRIED) - retried}
     finally:

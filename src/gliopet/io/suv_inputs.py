@@ -28,7 +28,8 @@ from .dicom import DynamicHeaders, SeriesHeaders, load_dynamic_headers, load_ser
 logger = logging.getLogger(__name__)
 
 __all__ = ["suv_inputs_from_headers", "suv_for_headers", "suv_report_for_series", "read_suv_volume",
-           "format_suv_report", "read_suv_series", "read_suv_frames", "frame_timing_min", "frames_with_suv", "SuvSeries", "parse_da",
+           "format_suv_report", "read_suv_series", "read_suv_frames", "frame_timing_min", "frames_with_suv",
+           "SuvSeries", "parse_da",
            "parse_tm", "parse_dt"]
 
 GE_CREATOR = "GEMS_PETD_01"

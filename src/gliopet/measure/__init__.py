@@ -9,7 +9,8 @@ Volumes, arrays, typed ROI specifications and the template in; the
 from ._spec import BackgroundMethod, BackgroundSpec, LesionMethod, LesionSpec
 from ._record import BTV_WARN_BRAIN_FRACTION, BTV_WARN_ML, MEASURED_COLUMNS, Measurement, measure_rois
 from ._timepoints import measure_timepoints
-from ._dynamic import DYNAMIC_COLUMNS, SIGNED_DYNAMIC_COLUMNS, dynamic_columns, TacPattern, TimeActivity, check_framing, isocontour_voi, late_slope, tac_pattern, time_activity, time_to_peak_min  # noqa: E501
+from ._dynamic import (DYNAMIC_COLUMNS, SIGNED_DYNAMIC_COLUMNS, TacPattern, TimeActivity, check_framing,
+                       dynamic_columns, isocontour_voi, late_slope, tac_pattern, time_activity, time_to_peak_min)
 from ._study import (
     LESION_AUTO_SKULL_MARGIN_MM,
     LESION_AUTO_SMOOTH_MM,

@@ -36,7 +36,8 @@ from ..volume import Volume
 from ._record import Measurement
 from ._rois import RegionRoi, circle_roi, region_roi
 
-__all__ = ["DYNAMIC_COLUMNS", "SIGNED_DYNAMIC_COLUMNS", "dynamic_columns", "FRAME_TOLERANCE_MIN", "TAC_ISOCONTOUR", "SLOPE_WINDOW_MIN", "PLATEAU_RELATIVE_SLOPE_PER_H",
+__all__ = ["DYNAMIC_COLUMNS", "SIGNED_DYNAMIC_COLUMNS", "dynamic_columns", "FRAME_TOLERANCE_MIN", "TAC_ISOCONTOUR",
+           "SLOPE_WINDOW_MIN", "PLATEAU_RELATIVE_SLOPE_PER_H",
            "TacPattern", "TimeActivity", "check_framing", "isocontour_voi", "time_to_peak_min", "late_slope",
            "tac_pattern", "time_activity"]
 

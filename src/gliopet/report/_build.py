@@ -26,7 +26,8 @@ from ..errors import InputError
 from ..cohort import CohortSource, load_cohort_csv
 from ..stats import (ALPHA, GRADES, STANDARD_TIME_MIN, VARIABLE_LABELS, Cohort, analyse_cohort, format_number,
                      format_p)
-from ..stats._format import format_agreement, format_dynamic, format_followup, format_kappa, format_table1_cell, format_value, table2_header
+from ..stats._format import (format_agreement, format_dynamic, format_followup, format_kappa, format_table1_cell,
+                             format_value, table2_header)
 from ..stats.analysis import SHORT_LABELS
 from . import figures as fg
 
