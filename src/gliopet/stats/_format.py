@@ -5,7 +5,8 @@ from __future__ import annotations
 from ._descriptive import format_number, format_p
 from .analysis import SHORT_LABELS, VARIABLE_LABELS
 
-__all__ = ["format_dynamic", "format_followup", "format_stats", "format_table1_cell", "format_value", "format_kappa", "format_agreement", "table2_header"]
+__all__ = ["format_dynamic", "format_followup", "format_stats", "format_table1_cell", "format_value", "format_kappa",
+           "format_agreement", "table2_header"]
 
 TABLE2_HEADERS = {
     "patient_id": "P number", "diagnosis": "Diagnosis based on histology", "who_grade": "WHO grade",
