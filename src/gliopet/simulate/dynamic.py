@@ -293,19 +293,50 @@ def _tissue_suv(patient: SampledPatient, start_s: float, duration_s: float) -> d
     return out
 
 
+def _suv_to_bqml(patient: SampledPatient, start_s: float) -> float:
+    """Bq/mL per SUV at ``start_s`` after the injection (the injected activity decayed, over the weight)."""
+    spec = patient.spec
+    return spec.injected_bq * 2.0 ** (-start_s / patient.tracer.nuclide.half_life_s) / (spec.weight_kg * 1000.0)
+
+
 def _frame_image(patient: SampledPatient, suv_map: np.ndarray, *, start_s: float, duration_s: float,
-                 rng: np.random.Generator) -> np.ndarray:
-    """One frame acquired and reconstructed (Bq/mL at the frame start, as a static scan)."""
-    nuclide, spec = patient.tracer.nuclide, patient.spec
-    to_bqml = spec.injected_bq * 2.0 ** (-start_s / nuclide.half_life_s) / (spec.weight_kg * 1000.0)
+                 rng: np.random.Generator | None, noise: bool = True) -> np.ndarray:
+    """One frame acquired and reconstructed (Bq/mL at the frame start, as a static scan); ``noise=False``
+    reconstructs the expected counts (no Poisson draw, ``rng`` unused)."""
+    nuclide = patient.tracer.nuclide
     system = system_matrix(CLINICAL_GEOMETRY, n_subsets=OSEM_SUBSETS)
     slice_z_mm = PET_GRID.affine[2, 2] * np.arange(PET_GRID.shape[0]) + PET_GRID.affine[2, 3]
-    sino = simulate_sinograms(suv_map * to_bqml, patient.mu_per_cm, system=system, scanner=SCANNER,
-                              slice_z_mm=slice_z_mm, slice_mm=PET_GRID.spacing_mm[2], frame_s=duration_s,
+    activity = suv_map * _suv_to_bqml(patient, start_s)
+    sino = simulate_sinograms(activity, patient.mu_per_cm, system=system, scanner=SCANNER, slice_z_mm=slice_z_mm,
+                              slice_mm=PET_GRID.spacing_mm[2], frame_s=duration_s,
                               half_life_s=nuclide.half_life_s, positron_fraction=nuclide.positron_fraction,
-                              positron_range_fwhm_mm=nuclide.positron_range_fwhm_mm, rng=rng)
+                              positron_range_fwhm_mm=nuclide.positron_range_fwhm_mm, rng=rng, noise=noise)
     return reconstruct(sino, system=system, slice_mm=PET_GRID.spacing_mm[2], n_iterations=OSEM_ITERATIONS,
                        post_filter_fwhm_mm=POST_FILTER_FWHM_MM)
+
+
+def _scanner_truth(patient: SampledPatient, suv_maps: dict[int, np.ndarray], *, starts: Sequence[float],
+                   durations: Sequence[float], weights: np.ndarray, hot: np.ndarray) -> dict[str, Any]:
+    """The truth at the scanner's resolution: the noise-free frames of the slope and static windows,
+    acquired and reconstructed with the same OSEM, then the same truth definitions as the ideal truth
+    (see the module text): the late slope of the mean over the phantom's hot lesion voxels, the background over the true
+    crescent and the BTV. It separates what the resolution does from what the measurement does."""
+    curve, static = [], np.zeros(PET_GRID.shape, dtype=np.float64)
+    for index in sorted(suv_maps):
+        image = _frame_image(patient, suv_maps[index], start_s=starts[index], duration_s=durations[index],
+                             rng=None, noise=False)
+        suv = image / _suv_to_bqml(patient, starts[index])
+        curve.append(float(suv[hot].mean()))
+        static += weights[index] * suv
+    window = sorted(suv_maps)
+    slope = truth_metrics([starts[i] for i in window], [durations[i] for i in window], curve)["slope_per_h"]
+    btv = _btv_truth(patient, static)
+    return {"slope_per_h": slope, "lesion_curve_suv": curve, "btv_ml": btv["btv_true_ml"],
+            "background_suvmean": btv["background_true_suvmean"],
+            "btv_threshold_suv": btv["btv_true_threshold_suv"],
+            "definition": ("the noise-free frames of the slope and static windows acquired and reconstructed "
+                           "with the same OSEM and post-filter (expected counts, no Poisson draw), converted to "
+                           "SUV; slope, background and BTV by the same definitions as the ideal truth on those images")}
 
 
 def _series_info(patient: SampledPatient, *, index: int, n_frames: int, start_s: float,
@@ -322,7 +353,8 @@ def _series_info(patient: SampledPatient, *, index: int, n_frames: int, start_s:
 
 
 def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, pattern: str,
-                             framing_s: Sequence[float] = FET_FRAMING_S) -> dict[str, Any]:
+                             framing_s: Sequence[float] = FET_FRAMING_S,
+                             scanner_truth: bool = False) -> dict[str, Any]:
     """A dynamic FET PET/CT of one patient: ``CT/``, ``PET_DYNAMIC/`` and ``ground_truth_dynamic.json``.
 
     Parameters
@@ -333,6 +365,9 @@ def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: in
         The lesion curve (:data:`FET_LESION_CURVES`).
     framing_s : durations (s)
         Consecutive frames from the injection.
+    scanner_truth : bool
+        Also the truth at the scanner's resolution (``scanner_truth`` in the result; the static
+        window's frames reconstructed once more without noise, :func:`_scanner_truth`).
 
     Returns
     -------
@@ -354,7 +389,10 @@ def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: in
     lesion_means = frame_means(curve.suv, starts, durations)
     weights = static_window_weights(starts, durations)
     static_suv = np.zeros(PET_GRID.shape, dtype=np.float64)
-    true_curve, hot = [], None
+    true_curve, hot, window_maps = [], None, {}
+    in_slope_window = [start >= 60.0 * TRUTH_SLOPE_WINDOW_MIN[0] - 1e-6
+                       and start + duration <= 60.0 * TRUTH_SLOPE_WINDOW_MIN[1] + 1e-6
+                       for start, duration in zip(starts, durations)]
     for index, (start, duration) in enumerate(zip(starts, durations)):
         suv = _tissue_suv(patient, start, duration)
         level = float(lesion_means[index])
@@ -366,6 +404,8 @@ def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: in
         true_curve.append(float(suv_map[hot].mean()))
         if weights[index] > 0:
             static_suv += weights[index] * suv_map
+        if scanner_truth and (weights[index] > 0 or in_slope_window[index]):
+            window_maps[index] = suv_map
         image = _frame_image(patient, suv_map, start_s=start, duration_s=duration, rng=rng)
         # Decay corrected to the series start (the injection): x 2^(start / T1/2).
         image = image * 2.0 ** (start / patient.tracer.nuclide.half_life_s)
@@ -382,5 +422,8 @@ def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: in
              "lesion_centre_lps_mm": [float(v) for v in patient.lesion_centre_lps_mm],
              "pose_rotation_deg": [float(v) for v in patient.pose.rotation_deg],
              "static_window_min": list(TRUTH_STATIC_WINDOW_MIN), **_btv_truth(patient, static_suv)}
+    if scanner_truth:
+        truth["scanner_truth"] = _scanner_truth(patient, window_maps, starts=starts, durations=durations,
+                                                weights=weights, hot=hot)
     write_text(out_dir / "ground_truth_dynamic.json", json.dumps(truth, indent=2))
     return truth
