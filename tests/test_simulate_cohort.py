@@ -243,6 +243,26 @@ def test_mr_is_a_separate_study_showing_the_lesion(cohort):
     assert float(t2.array[k, j, i]) > 1.4 * float(t2.array[ck, cj, ci])
 
 
+def test_mr_is_the_same_head_so_registration_to_the_ct_finds_the_lesion(cohort):
+    # Truth from the simulator's two poses (template -> PET/CT and template -> MR); the fit is gliopet's.
+    # The head has one size in both sessions (the MR's pose once drew its own scale: a rigid fit then
+    # put the demo's SIM013 lesion 25 mm off).
+    from gliopet.io.images import read_ct, read_mri
+    from gliopet.measure._study import register_mri
+
+    _, result = cohort
+    folder = result.root / "SIM029"
+    truth = json.loads((folder / "ground_truth.json").read_text())
+    assert truth["mr"]["pose"]["scale"] == truth["pose"]["scale"]
+    assert truth["mr"]["pose"]["rotation_deg"] != truth["pose"]["rotation_deg"]
+    fit = register_mri(read_mri(folder / "MR_T1"), pet=None, ct=read_ct(folder / "CT"))
+    m = np.array(fit["pet_to_mri_lps"])
+    for pet_point, mr_point in [(truth["lesion"]["centre_lps_mm"], truth["mr"]["lesion_centre_lps_mm"]),
+                                *[(truth["centrum_semiovale"][h]["centre_lps_mm"],
+                                   truth["mr"]["centrum_semiovale_lps_mm"][h]) for h in ("left", "right")]]:
+        assert np.linalg.norm(m[:3, :3] @ pet_point + m[:3, 3] - mr_point) < 1.5
+
+
 def _digests(root):
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}

@@ -7,6 +7,7 @@ patient's generator after the PET/CT (:mod:`gliopet.simulate.sampling`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +36,15 @@ def _r(value: float, digits: int = 3) -> float:
 
 
 def write_mr(spec: PatientSpec, out_dir: Path, *, head: HeadModel, lesion: Lesion, patient: PatientInfo,
-             timeline: Timeline, seed: int, rng: np.random.Generator) -> dict[str, Any]:
-    """T1 (post-gadolinium), T2 and FLAIR of a separate MR study, with its own head pose."""
+             timeline: Timeline, head_scale: float, seed: int, rng: np.random.Generator) -> dict[str, Any]:
+    """T1 (post-gadolinium), T2 and FLAIR of a separate MR study, with its own head pose.
+
+    The pose's rotation and translation are the MR session's own; its scale is ``head_scale``, the
+    PET/CT pose's: the same patient's head has one size (a rigid registration then has an exact answer).
+    """
     uid = lambda *parts: deterministic_uid(str(seed), spec.patient_id, "mr", *parts)  # noqa: E731
-    pose = random_pose(rng, pivot_lps_mm=head.pivot_lps_mm)
+    # The scale drawn with the pose is set aside (the draw is kept, so the generator's stream is unchanged).
+    pose = replace(random_pose(rng, pivot_lps_mm=head.pivot_lps_mm), scale=float(head_scale))
     study = StudyInfo(study_uid=uid("study"), frame_of_reference_uid=uid("for"), study_datetime=timeline.mri,
                       accession_number=f"SIMM{spec.index:05d}", study_id=f"{spec.index}01",
                       description="MR^Brain")

@@ -149,7 +149,7 @@ def simulate_patient(spec: PatientSpec, out_dir: str | Path, *, seed: int, scann
     mr = None
     if spec.with_mr:
         mr = write_mr(spec, out_dir, head=head_model(), lesion=lesion, patient=sampled.patient,
-                      timeline=sampled.timeline, seed=seed, rng=rng)
+                      timeline=sampled.timeline, head_scale=sampled.pose.scale, seed=seed, rng=rng)
         steps.update()
     truth = write_truth(sampled, aim=aim, lesion=lesion, scans=scans, ct_series_uid=ct_series_uid, mr=mr,
                         scanner=scanner, out_dir=out_dir)
