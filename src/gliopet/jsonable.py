@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime, time
 from pathlib import PurePath
 from typing import Any
 
 import numpy as np
 
-__all__ = ["json_default"]
+__all__ = ["json_default", "dataclass_dict"]
 
 
 def json_default(value: Any) -> Any:
@@ -31,3 +32,19 @@ def json_default(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return value.to_dict()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dataclass_dict(result: Any) -> dict:
+    """A dataclass as a dict (:func:`dataclasses.asdict`) with its top-level tuples as lists (JSON arrays).
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class R:
+    ...     n: int
+    ...     ci95: tuple | None
+    >>> dataclass_dict(R(3, (0.1, 0.9))), dataclass_dict(R(3, None))
+    ({'n': 3, 'ci95': [0.1, 0.9]}, {'n': 3, 'ci95': None})
+    """
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(result).items()}

@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as _st
 
 from ..errors import InputError
+from ..jsonable import dataclass_dict
 
 __all__ = ["AgreementResult", "WeightedKappaResult", "agreement_table", "percent_agreement", "pabak",
            "gwet_ac1", "weighted_kappa", "VISUAL_SCALE"]
@@ -57,9 +58,7 @@ class AgreementResult:
     ci95: tuple[float, float]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["ci95"] = list(self.ci95)
-        return d
+        return dataclass_dict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +72,7 @@ class WeightedKappaResult:
     ci95: tuple[float, float] | None
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["ci95"] = None if self.ci95 is None else list(self.ci95)
-        return d
+        return dataclass_dict(self)
 
 
 def agreement_table(reader1: Sequence, reader2: Sequence,

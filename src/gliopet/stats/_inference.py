@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as _st
 
 from ..errors import InputError
+from ..jsonable import dataclass_dict
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class MannWhitneyResult:
     ties: bool
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dataclass_dict(self)
 
 
 def _midranks_doubled(pooled: np.ndarray) -> np.ndarray:
@@ -264,10 +265,7 @@ class KappaResult:
     ci95: tuple[float, float] | None
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["categories"] = list(self.categories)
-        d["ci95"] = None if self.ci95 is None else list(self.ci95)
-        return d
+        return dataclass_dict(self)
 
 
 def cohens_kappa(reader1: Sequence[str], reader2: Sequence[str]) -> KappaResult:
@@ -329,9 +327,7 @@ class RocResult:
     ci95: tuple[float, float]
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["ci95"] = list(self.ci95)
-        return d
+        return dataclass_dict(self)
 
 
 def roc_auc_delong(positive: Sequence[float], negative: Sequence[float], *,
@@ -390,9 +386,7 @@ class PairedResult:
     method: str
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["percent_change"] = list(self.percent_change)
-        return d
+        return dataclass_dict(self)
 
 
 def paired_wilcoxon(before: Sequence[float], after: Sequence[float]) -> PairedResult:
