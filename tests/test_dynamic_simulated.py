@@ -13,8 +13,8 @@ import pytest
 
 from gliopet.io.dicom import load_dynamic_headers
 from gliopet.simulate.dynamic import (FET_FRAMING_S, FET_LESION_CURVES, TRUTH_BTV_FACTOR, TRUTH_CRESCENT,
-                                      LesionCurve, crescent_truth_mask, frame_means, simulate_dynamic_patient,
-                                      static_window_weights, true_btv, truth_metrics)
+                                      TRUTH_TAC_ISOCONTOUR, LesionCurve, crescent_truth_mask, frame_means,
+                                      simulate_dynamic_patient, static_window_weights, true_btv, truth_metrics)
 from gliopet.simulate.specs import random_patient_spec
 from gliopet.study import measure_study_files
 
@@ -88,6 +88,9 @@ def test_crescent_truth_matches_the_measurement_definition():
                               "thickness_mm": brain.CRESCENT_THICKNESS_MM,
                               "midline_margin_mm": brain.CRESCENT_MIDLINE_MARGIN_MM,
                               "lesion_margin_mm": brain.BACKGROUND_LESION_MARGIN_MM}
+    from gliopet.measure._dynamic import TAC_ISOCONTOUR
+
+    assert TRUTH_TAC_ISOCONTOUR == TAC_ISOCONTOUR  # the scanner-resolution truth's TAC VOI, as the measurement's
     affine = np.diag([2.0, 2.0, 2.0, 1.0])
     affine[:3, 3] = -40.0
     k, j, i = np.mgrid[0:41, 0:41, 0:41]
@@ -146,6 +149,7 @@ def test_short_dynamic_scan_is_written_as_a_dynamic_series_and_measured(tmp_path
     assert scanner["background_suvmean"] == pytest.approx(truth["background_true_suvmean"], rel=0.03)
     assert all(s < t for s, t in zip(scanner["lesion_curve_suv"], truth["lesion_curve_suv"][3:]))
     assert 0 < scanner["btv_ml"] < truth["btv_true_ml"]
+    assert scanner["tac_voi_ml"] > 0 and scanner["slope_per_h"] < 0 and scanner["slope_hot_voxels_per_h"] < 0
 
 
 @pytest.mark.skipif(not os.environ.get("GLIOPET_DYNAMIC_VALIDATION"),
@@ -183,7 +187,8 @@ def test_validation_on_simulated_dynamic_patients(tmp_path):
         # Against the truth at the scanner's resolution (the noise-free frames through the same OSEM): what is
         # left is the measurement (VOI, automatic crescent, summation, fit) and the frame noise.
         scanner = truth["scanner_truth"]
-        print(f"  {spec.patient_id} at the scanner's resolution: slope {scanner['slope_per_h']:+.3f} SUV/h, measured "
+        print(f"  {spec.patient_id} at the scanner's resolution: slope {scanner['slope_per_h']:+.3f} SUV/h "
+              f"(VOI {scanner['tac_voi_ml']:.2f} mL; hot voxels {scanner['slope_hot_voxels_per_h']:+.3f}), measured "
               f"{dyn['slope_suv_per_h'] / scanner['slope_per_h'] - 1:+.1%}; BTV {scanner['btv_ml']:.1f} mL, measured "
               f"{record['btv_ml'] / scanner['btv_ml'] - 1:+.1%}; background {scanner['background_suvmean']:.4f}",
               flush=True)

@@ -60,8 +60,8 @@ from .truth_rois import background_disk_truth
 
 __all__ = ["FET_FRAMING_S", "TISSUE_RISE_MIN", "LesionCurve", "FET_LESION_CURVES", "frame_means",
            "truth_metrics", "simulate_dynamic_patient", "DYNAMIC_FOLDER", "TRUTH_SLOPE_WINDOW_MIN",
-           "TRUTH_STATIC_WINDOW_MIN", "TRUTH_BTV_FACTOR", "TRUTH_BRAIN_FRACTION", "TRUTH_CRESCENT",
-           "true_btv", "crescent_truth_mask", "true_midsagittal_plane", "static_window_weights"]
+           "TRUTH_STATIC_WINDOW_MIN", "TRUTH_BTV_FACTOR", "TRUTH_TAC_ISOCONTOUR", "TRUTH_BRAIN_FRACTION",
+           "TRUTH_CRESCENT", "true_btv", "crescent_truth_mask", "true_midsagittal_plane", "static_window_weights"]
 
 #: 0-40 min, the issue's scanner framing cut at 40 min: 12 x 10 s, 3 x 30 s, 3 x 60 s, 2 x 150 s (to 11.5 min),
 #: 1 x 210 s (to 15 min), 5 x 300 s (26 frames).
@@ -72,6 +72,9 @@ TISSUE_RISE_MIN = 1.5
 TRUTH_SLOPE_WINDOW_MIN = (20.0, 40.0)
 #: The static window (min p.i.) of the true BTV, as the FET preset's ``static_window_min``.
 TRUTH_STATIC_WINDOW_MIN = (20.0, 40.0)
+#: The TAC VOI of the truth at the scanner's resolution: this fraction of the maximum, as the measurement's
+#: (gliopet.measure's TAC_ISOCONTOUR; tests/test_dynamic_simulated.py checks they agree).
+TRUTH_TAC_ISOCONTOUR = 0.9
 #: The BTV threshold factor, as the FET preset's ``btv_factor`` (1.6 x background mean).
 TRUTH_BTV_FACTOR = 1.6
 #: The phantom's intracranial mask: voxels at least this fraction grey + white matter + CSF (the
@@ -318,25 +321,36 @@ def _frame_image(patient: SampledPatient, suv_map: np.ndarray, *, start_s: float
 def _scanner_truth(patient: SampledPatient, suv_maps: dict[int, np.ndarray], *, starts: Sequence[float],
                    durations: Sequence[float], weights: np.ndarray, hot: np.ndarray) -> dict[str, Any]:
     """The truth at the scanner's resolution: the noise-free frames of the slope and static windows,
-    acquired and reconstructed with the same OSEM, then the same truth definitions as the ideal truth
-    (see the module text): the late slope of the mean over the phantom's hot lesion voxels, the background over the true
-    crescent and the BTV. It separates what the resolution does from what the measurement does."""
-    curve, static = [], np.zeros(PET_GRID.shape, dtype=np.float64)
-    for index in sorted(suv_maps):
-        image = _frame_image(patient, suv_maps[index], start_s=starts[index], duration_s=durations[index],
-                             rng=None, noise=False)
-        suv = image / _suv_to_bqml(patient, starts[index])
-        curve.append(float(suv[hot].mean()))
-        static += weights[index] * suv
+    acquired and reconstructed with the same OSEM (expected counts, no Poisson draw).
+
+    On those images: the late slope over the measurement's TAC VOI definition (the voxels >=
+    :data:`TRUTH_TAC_ISOCONTOUR` x the maximum of the noise-free static image among the phantom's lesion
+    voxels, 26-connected to it, by :func:`true_btv`), and over the ideal truth's hot phantom voxels; the
+    background over the true crescent and the BTV as the ideal truth's (:func:`_btv_truth`). What the
+    measurement differs from it by is the frame noise and the measurement itself, not the resolution.
+    """
     window = sorted(suv_maps)
-    slope = truth_metrics([starts[i] for i in window], [durations[i] for i in window], curve)["slope_per_h"]
+    suvs = [_frame_image(patient, suv_maps[index], start_s=starts[index], duration_s=durations[index], rng=None,
+                         noise=False) / _suv_to_bqml(patient, starts[index]) for index in window]
+    static = sum(weights[index] * suv for index, suv in zip(window, suvs))
+    lesion_any = patient.pet_lesion.lesion_fraction > 0
+    peak = tuple(int(v) for v in np.unravel_index(int(np.argmax(np.where(lesion_any, static, -np.inf))),
+                                                    static.shape))
+    voi = true_btv(static, seed_kji=peak, background_mean=float(static[peak]), factor=TRUTH_TAC_ISOCONTOUR,
+                   voxel_ml=float(np.prod(PET_GRID.spacing_mm)) / 1000.0, within=lesion_any)
+    timing = ([starts[i] for i in window], [durations[i] for i in window])
+    curve = [float(suv[voi["mask"]].mean()) for suv in suvs]
+    hot_curve = [float(suv[hot].mean()) for suv in suvs]
     btv = _btv_truth(patient, static)
-    return {"slope_per_h": slope, "lesion_curve_suv": curve, "btv_ml": btv["btv_true_ml"],
-            "background_suvmean": btv["background_true_suvmean"],
+    return {"slope_per_h": truth_metrics(*timing, curve)["slope_per_h"], "lesion_curve_suv": curve,
+            "tac_voi_ml": voi["volume_ml"], "slope_hot_voxels_per_h": truth_metrics(*timing, hot_curve)["slope_per_h"],
+            "btv_ml": btv["btv_true_ml"], "background_suvmean": btv["background_true_suvmean"],
             "btv_threshold_suv": btv["btv_true_threshold_suv"],
-            "definition": ("the noise-free frames of the slope and static windows acquired and reconstructed "
-                           "with the same OSEM and post-filter (expected counts, no Poisson draw), converted to "
-                           "SUV; slope, background and BTV by the same definitions as the ideal truth on those images")}
+            "definition": (f"the noise-free frames of the slope and static windows acquired and reconstructed with "
+                           f"the same OSEM and post-filter (expected counts, no Poisson draw), in SUV; the slope "
+                           f"over the voxels >= {TRUTH_TAC_ISOCONTOUR:g} x the static image's maximum among the "
+                           "phantom's lesion voxels, 26-connected to it (slope_hot_voxels_per_h: over the ideal "
+                           "truth's hot voxels); background and BTV by the ideal truth's definitions")}
 
 
 def _series_info(patient: SampledPatient, *, index: int, n_frames: int, start_s: float,
