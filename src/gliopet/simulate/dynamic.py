@@ -346,8 +346,8 @@ def _scanner_truth(patient: SampledPatient, suv_maps: dict[int, np.ndarray], *, 
             "tac_voi_ml": voi["volume_ml"], "slope_hot_voxels_per_h": truth_metrics(*timing, hot_curve)["slope_per_h"],
             "btv_ml": btv["btv_true_ml"], "background_suvmean": btv["background_true_suvmean"],
             "btv_threshold_suv": btv["btv_true_threshold_suv"],
-            "definition": (f"the noise-free frames of the slope and static windows acquired and reconstructed with "
-                           f"the same OSEM and post-filter (expected counts, no Poisson draw), in SUV; the slope "
+            "definition": ("the noise-free frames of the slope and static windows acquired and reconstructed with "
+                           "the same OSEM and post-filter (expected counts, no Poisson draw), in SUV; the slope "
                            f"over the voxels >= {TRUTH_TAC_ISOCONTOUR:g} x the static image's maximum among the "
                            "phantom's lesion voxels, 26-connected to it (slope_hot_voxels_per_h: over the ideal "
                            "truth's hot voxels); background and BTV by the ideal truth's definitions")}
@@ -380,8 +380,8 @@ def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: in
     framing_s : durations (s)
         Consecutive frames from the injection.
     scanner_truth : bool
-        Also the truth at the scanner's resolution (``scanner_truth`` in the result; the static
-        window's frames reconstructed once more without noise, :func:`_scanner_truth`).
+        Also the truth at the scanner's resolution (``scanner_truth`` in the result; the frames of the
+        slope and static windows reconstructed once more without noise, :func:`_scanner_truth`).
 
     Returns
     -------
