@@ -13,6 +13,7 @@ import random
 import re
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from test_reading_fixtures import CANARIES, PASSWORDS, add_readers, build_store
 
 from gliopet.errors import InputError
 from gliopet.reading import AppConfig, create_app, new_session, reader_orders
+from gliopet.reading._app import LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_S
 from gliopet.store import analysis_table, open_store
 from gliopet.store._models import AuditEntry, Patient, Reader, ReadingAssignment, ReadingCase
 
@@ -218,6 +220,22 @@ def test_login_attempts_are_rate_limited_and_audited(store):
     with Session(engine) as s:
         actions = [a for (a,) in s.execute(sa.select(AuditEntry.action).where(AuditEntry.actor == "alice"))]
     assert actions.count("login_failed") == 5 and "login_refused" in actions
+
+
+def test_failed_logins_are_counted_in_the_store_across_processes_and_restarts(db_url):
+    # Two app instances on one store stand for two server processes, or a server before and after a restart.
+    engine = open_store(db_url)
+    add_readers(db_url)
+    first = TestClient(create_app(AppConfig(engine=engine, warm_volumes=False)))
+    assert [login(first, "alice", "wrong-password").status_code for _ in range(5)] == [401] * 5
+    restarted = TestClient(create_app(AppConfig(engine=engine, warm_volumes=False)))
+    assert login(restarted, "alice").status_code == 429  # the right password, refused: 5 failures in the window
+    # Failures older than the window do not count (the audit trail takes INSERTs only, so older rows are added).
+    old = datetime.now(timezone.utc) - timedelta(seconds=LOGIN_WINDOW_S + 60)
+    with Session(engine) as s, s.begin():
+        s.add_all([AuditEntry(at=old, actor="bob", action="login_failed") for _ in range(2 * LOGIN_FAILURES_ALLOWED)])
+    assert login(restarted, "bob").status_code == 303
+    engine.dispose()
 
 
 def test_injection_strings_are_stored_literally_and_shown_escaped(store):

@@ -5,7 +5,8 @@ HttpOnly, SameSite=Strict cookie (Secure under HTTPS); the store keeps only its
 SHA-256 and the login's CSRF token, which every form carries back. Every
 request that names a case looks the code up among the logged-in reader's own
 assignments (anything else is 404, as for a code that does not exist).
-Failed logins are rate-limited per name and per client address. Pages carry a
+Failed logins are rate-limited per name (counted in the store's audit trail, so across processes
+and restarts) and per client address (in this process). Pages carry a
 Content-Security-Policy without inline scripts; Jinja escapes every value.
 Pages, URLs, volumes and log lines carry case codes only: never a patient's
 name, ID, birth date, accession number, a date, clinical columns, measured
@@ -44,7 +45,7 @@ from ..store._models import (READ_SUBMITTED, LoginSession, Reader, ReadingAssign
                              ReadingSession)
 from ._accounts import authenticate
 from ._sessions import (CONFIDENCE_CHOICES, SCORE_CHOICES, audit, export_audit, parse_read_form,
-                        record_consensus, reopen_read, save_read, session_overview)
+                        recent_failed_logins, record_consensus, reopen_read, save_read, session_overview)
 from ._volumes import CaseVolumes, case_volumes
 
 logger = logging.getLogger(__name__)
@@ -282,15 +283,15 @@ def create_app(config: AppConfig) -> FastAPI:
             raise PermissionError("login CSRF")
         name = form.get("name", "")[:64]
         client = request.client.host if request.client else "?"
-        keys = (f"name:{name}", f"ip:{client}")
-        if limiter.blocked(*keys):
+        name_blocked = bool(name) and await run_in_threadpool(_failed_logins, name) >= LOGIN_FAILURES_ALLOWED
+        if name_blocked or limiter.blocked(f"ip:{client}"):
             with Session(engine) as session, session.begin():
                 audit(session, name or None, "login_refused", new={"reason": "rate limit"})
             return page("login.html", 429, title="Log in", csrf=cookie,
                         message="Too many failed logins: wait a few minutes.")
         reader = await run_in_threadpool(_authenticate, name, form.get("password", ""))
         if reader is None:
-            limiter.fail(*keys)
+            limiter.fail(f"ip:{client}")
             with Session(engine) as session, session.begin():
                 audit(session, name or None, "login_failed")
             return page("login.html", 401, title="Log in", csrf=cookie, message="Wrong name or password.")
@@ -309,6 +310,10 @@ def create_app(config: AppConfig) -> FastAPI:
         with Session(engine) as session:
             reader = authenticate(session, name, password)
             return None if reader is None else reader.id
+
+    def _failed_logins(name: str) -> int:
+        with Session(engine) as session:
+            return recent_failed_logins(session, name, LOGIN_WINDOW_S)
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:

@@ -14,7 +14,7 @@ import logging
 import random
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,9 @@ from ..store._models import (READ_DRAFT, READ_NEW, READ_SUBMITTED, STUDY_DONE, A
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["new_session", "reader_orders", "audit", "ReadForm", "parse_read_form", "save_read", "reopen_read",
-           "record_consensus", "session_overview", "export_reads", "export_audit", "VISUAL_CHOICES",
-           "SCORE_CHOICES", "CONFIDENCE_CHOICES", "CODE_ALPHABET", "CODE_LENGTH"]
+__all__ = ["new_session", "reader_orders", "audit", "recent_failed_logins", "ReadForm", "parse_read_form",
+           "save_read", "reopen_read", "record_consensus", "session_overview", "export_reads", "export_audit",
+           "VISUAL_CHOICES", "SCORE_CHOICES", "CONFIDENCE_CHOICES", "CODE_ALPHABET", "CODE_LENGTH"]
 
 #: Letters of a case code (no 0/O, 1/I/L): 10 of them carry about 49 bits.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -51,6 +51,16 @@ def audit(session: Session, actor: str | None, action: str, *, case_code: str | 
           previous: dict[str, Any] | None = None, new: dict[str, Any] | None = None) -> None:
     """Append one audit row (in the caller's transaction): who, when (UTC), which case, old and new value."""
     session.add(AuditEntry(at=_now(), actor=actor, action=action, case_code=case_code, previous=previous, new=new))
+
+
+def recent_failed_logins(session: Session, name: str, window_s: float) -> int:
+    """How many failed logins under ``name`` the audit trail holds from the last ``window_s`` seconds.
+
+    Read from the store, so every server process on it and every restart sees the same count.
+    """
+    since = _now() - timedelta(seconds=window_s)
+    return int(session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "login_failed", AuditEntry.actor == name, AuditEntry.at >= since)) or 0)
 
 
 def reader_orders(seed: int, n_cases: int, n_readers: int) -> list[list[int]]:
