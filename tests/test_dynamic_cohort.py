@@ -63,6 +63,9 @@ def test_the_analysis_csv_keeps_negative_slopes_and_the_report_draws_the_curves(
     assert "WHO II (n = 1): increasing 1, plateau 0, decreasing 0; time to peak 35 min" in html
     assert "the frames of 20\u201340 min p.i. summed" in html and "&gt;= 90 % of the summed image" in html
     assert "dynamic series summed over 20&ndash;40 min p.i." in html
+    # The FET preset's background is the crescent, said as such (no 25 mm circle in a crescent cohort's methods).
+    assert "Background uptake was measured over a crescent-shaped region along the cortex" in html
+    assert "background a crescent-shaped region" in html and "circular ROI of 25 mm" not in html
     assert (tmp_path / "figures" / "tac_lesion.svg").read_bytes().lstrip().startswith(b"<?xml")
 
 

@@ -55,8 +55,11 @@ BACKGROUND_METHOD_TEXT = {
              "semiovale, inside white matter, placed automatically (brain mask from the CT, mid-sagittal plane, "
              "affine fit to the MNI152 template)"),
     "point": "placed by the reader in the contralateral centrum semiovale",
-    "crescent": "replaced by a crescent-shaped region in the contralateral hemisphere",
+    "crescent": ("a crescent-shaped region along the cortex of the contralateral hemisphere, at the lesion's "
+                 "level, clear of the midline and of the lesion (the tracer preset's background)"),
 }
+#: The ``--background`` methods that are a region, not a circle.
+BACKGROUND_REGIONS = frozenset({"crescent"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,9 @@ class ReportParameters:
     reads_note: str = ""
     static_window_min: tuple[float, float] | None = None
     dynamic: dict | None = None
+    #: True when the background is a region (``background_method`` names it), not a circle of
+    #: ``background_roi_diameter_mm``.
+    background_region: bool = False
 
     @classmethod
     def from_recorded(cls, recorded: dict) -> ReportParameters:
@@ -121,6 +127,7 @@ class ReportParameters:
             values["suv_type"] = SUV_TYPE_LABELS.get(recorded["suv_type"], str(recorded["suv_type"]))
         if "background" in recorded:
             values["background_method"] = BACKGROUND_METHOD_TEXT.get(recorded["background"], base.background_method)
+            values["background_region"] = recorded["background"] in BACKGROUND_REGIONS
         if recorded.get("primary_time_min") is not None:
             values["uptake_time_min"] = int(round(float(recorded["primary_time_min"])))
         if recorded.get("software_version"):
@@ -151,9 +158,11 @@ def methods_paragraph(params: ReportParameters, result: dict) -> str:
         f"Lesion uptake on the {tracer}PET images ({timing}) was measured as "
         f"SUVmax ({params.suv_type}): on each axial slice of the lesion volume of interest a circular ROI of "
         f"{format_number(params.lesion_roi_diameter_mm)} mm diameter was centred where it covers the hottest "
-        f"voxel, and the highest voxel value in it is reported. Background uptake was measured in a circular ROI "
-        f"of {format_number(params.background_roi_diameter_mm)} mm diameter {params.background_method}. The "
-        f"tumour-to-background ratio (TBR) is the lesion SUVmax divided by the background SUVmax.",
+        f"voxel, and the highest voxel value in it is reported. Background uptake was measured "
+        + (f"over {params.background_method}." if params.background_region else
+           f"in a circular ROI of {format_number(params.background_roi_diameter_mm)} mm diameter "
+           f"{params.background_method}.")
+        + " The tumour-to-background ratio (TBR) is the lesion SUVmax divided by the background SUVmax.",
         "Scans were scored visually as positive or negative"
         + (f" by two readers ({readers['readers'][0]}, {readers['readers'][1]}); agreement is given as Cohen's "
            "kappa with its large-sample 95 % CI, and as percent agreement, prevalence- and bias-adjusted kappa "
