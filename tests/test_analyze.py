@@ -85,6 +85,8 @@ def test_stored_values_equal_gliopet_measure_on_the_same_files(cohort, reference
     stored = {r["patient_id"]: r for r in rows}["SIM001"]
     for key in MEASURED:
         assert stored[key] == record[key], key
+    # The BTV's judgement travels into the analysis table (a flooded BTV is left out of the statistics).
+    assert isinstance(record["btv"]["separates"], bool) and stored["btv_separates"] is record["btv"]["separates"]
 
 
 def test_rerun_is_idempotent_and_keeps_what_is_stored(cohort, reference, tmp_path):

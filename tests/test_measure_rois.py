@@ -435,8 +435,28 @@ def test_btv_flooding_normal_tissue_is_reported_with_a_warning():
     assert m.background.suvmean == pytest.approx(0.5)
     assert m.btv.volume_ml == pytest.approx((30 * 40 * 60 - 5 * 21 * 21) * 8 / 1000)
     assert len(m.extra["warnings"]) == 1 and "BTV" in m.extra["warnings"][0]
+    assert m.btv_separates is False and m.to_dict()["btv"]["separates"] is False
     # with a brain mask, the limit is 10 % of the brain
     brain = np.zeros(arr.shape, bool)
     brain[5:25, 5:35, 5:55] = True
     m = measure_rois(make_volume(arr), voi_mask=voi, background_centre_ijk=(45, 20, 15), brain_mask=brain)
     assert "% of the brain" in m.extra["warnings"][0]
+    assert m.to_dict()["btv"]["separates"] is False
+    # a lesion the threshold does separate: the one hot voxel alone (8 mm^3), no warning
+    arr = np.full((30, 40, 60), 0.5)
+    arr[15, 20, 15] = 2.0
+    m = measure_rois(make_volume(arr), voi_mask=voi, background_centre_ijk=(45, 20, 15), brain_mask=brain)
+    assert m.btv.n_voxels == 1 and m.extra["warnings"] == [] and m.to_dict()["btv"]["separates"] is True
+
+
+def test_btv_judged_at_the_limit_by_hand():
+    # 10 % of a 1000 mL brain is 100 mL: 100 mL separates, 101 mL does not; without a brain, 250 mL.
+    from gliopet.measure import Btv, judge_btv
+
+    brain = np.ones((10, 10, 10), bool)
+    btv = lambda ml: Btv(volume_ml=ml, suvmean=2.0, n_voxels=int(ml), threshold=0.8, mask=brain)  # noqa: E731
+    assert judge_btv(btv(100.0), voxel_ml=1.0, brain_mask=brain) == (True, None)
+    assert judge_btv(btv(101.0), voxel_ml=1.0, brain_mask=brain)[0] is False
+    assert judge_btv(btv(250.0), voxel_ml=1.0, brain_mask=None) == (True, None)
+    separates, warning = judge_btv(btv(251.0), voxel_ml=1.0, brain_mask=None)
+    assert separates is False and "251 mL" in warning and "SUV 0.8" in warning

@@ -406,6 +406,31 @@ def test_readers_and_time_points(tmp_path):
     assert result["table2"][0]["note"] == "x"  # optional column passed through
 
 
+def test_a_btv_that_did_not_separate_is_left_out_with_a_footnote(tmp_path):
+    header = HEADER + ["btv_ml", "btv_separates"]
+    rows = [
+        ["a", "M", "50", "GBM", "IV", "2.5", "20", "positive", "12", "true"],
+        ["b", "F", "40", "GBM", "IV", "3.0", "25", "positive", "633", "false"],   # flooded normal brain
+        ["c", "F", "45", "GBM", "IV", "2.0", "15", "positive", "20", "True"],     # the store's bool, as written
+        ["d", "M", "60", "Anaplastic Astrocytoma", "III", "1.0", "9", "positive", "4", ""],  # not judged: kept
+        ["e", "M", "61", "Anaplastic Astrocytoma", "III", "1.2", "8", "positive", "900", "FALSE"],
+    ]
+    result = stats_from_csv(write_csv(tmp_path / "c.csv", header, rows))
+    (btv,) = [sec for sec in result["table1"] if sec["variable"] == "btv_ml"]
+    # kept: 12, 20 and 4 -> median 12, range 4-20
+    assert (btv["n"], btv["median"], btv["range"]) == (3, 12, [4, 20])
+    assert any(f.startswith("BTV left out for 2 scans where its threshold did not separate") for f in
+               result["footnotes"])
+    (test,) = [t for t in result["tests"] if t["variable"] == "btv_ml"]
+    assert test["groups"] == ["III", "IV"] and test["n"] == [1, 2]
+    assert result["table2"][1]["btv_ml"] == 633  # the table of patients keeps every value as measured
+    # every BTV flooded: no BTV row at all (not an empty median)
+    rows = [r[:-1] + ["false"] for r in rows]
+    result = stats_from_csv(write_csv(tmp_path / "all.csv", header, rows))
+    assert not [sec for sec in result["table1"] if sec["variable"] == "btv_ml"]
+    assert "btv_ml" not in {t["variable"] for t in result["tests"]}
+
+
 def test_cohens_kappa_undefined_when_both_readers_constant():
     k = gs.cohens_kappa(["positive"] * 3, ["positive"] * 3)  # p_o = p_e = 1: 0 / 0
     assert k.kappa is None and k.ci95 is None

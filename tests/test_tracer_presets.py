@@ -91,6 +91,7 @@ def test_command_line_overrides_the_preset(cube_pet):
     record = json.loads(result.output)
     assert record["btv_ml"] == pytest.approx(27 * VOXEL_ML)
     assert record["btv"]["threshold"] == pytest.approx(3.0)
+    assert record["btv"]["separates"] is True  # judged again at the overriding factor
     tracer = record["inputs"]["tracer"]
     assert tracer["overridden"] == ["background", "btv_factor", "dynamic.tac_isocontour"]
     assert tracer["btv_factor"] == 3.0 and tracer["dynamic"]["tac_isocontour"] == 0.8

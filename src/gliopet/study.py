@@ -34,7 +34,8 @@ from .errors import InputError
 from .io.images import PetImage, is_nifti, read_ct, read_mri, read_pet, read_seg_mask
 from .response import COMPARED_VALUES, load_response_rules, response_category, value_changes
 from .measure import (BTV_THRESHOLD_FACTOR, BackgroundMethod, BackgroundSpec, LesionMethod, LesionSpec, Measurement,
-                      biological_tumour_volume, measure_pet, measure_timepoints, mri_mask_to_pet, register_mri)
+                      biological_tumour_volume, judge_btv, measure_pet, measure_timepoints, mri_mask_to_pet,
+                      register_mri)
 from .volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -363,7 +364,9 @@ def _with_btv_factor(pet: Volume, m: Measurement, factor: float) -> Measurement:
     seed = tuple(int(round(v)) for v in m.lesion.centre_ijk)
     btv = biological_tumour_volume(pet, seed_ijk=seed, bg_mean=m.background.suvmean, factor=factor,
                                    within=m.brain_mask)
-    return dataclasses.replace(m, btv=btv)
+    separates, warning = judge_btv(btv, voxel_ml=pet.voxel_volume_ml, brain_mask=m.brain_mask)
+    warnings = [w for w in m.extra.get("warnings", []) if not w.startswith("BTV ")] + ([warning] if warning else [])
+    return dataclasses.replace(m, btv=btv, btv_separates=separates, extra={**m.extra, "warnings": warnings})
 
 
 def _load_template(lesion: LesionSpec, background: BackgroundSpec, template):

@@ -7,7 +7,7 @@ Volumes, arrays, typed ROI specifications and the template in; the
 """
 
 from ._spec import BackgroundMethod, BackgroundSpec, LesionMethod, LesionSpec
-from ._record import BTV_WARN_BRAIN_FRACTION, BTV_WARN_ML, MEASURED_COLUMNS, Measurement, measure_rois
+from ._record import BTV_WARN_BRAIN_FRACTION, BTV_WARN_ML, MEASURED_COLUMNS, Measurement, judge_btv, measure_rois
 from ._timepoints import measure_timepoints
 from ._dynamic import (DYNAMIC_COLUMNS, SIGNED_DYNAMIC_COLUMNS, TacPattern, TimeActivity, check_framing,
                        dynamic_columns, isocontour_voi, late_slope, tac_pattern, time_activity, time_to_peak_min)
@@ -90,7 +90,7 @@ __all__ = [
     "hottest_voxel",
     "lesion_circle",
     "lesion_extent",
-    "measure_rois",
+    "measure_rois", "judge_btv",
     "sphere_kernel",
     "suv_peak",
     "tumour_to_background",

@@ -24,7 +24,8 @@ from ._rois import (
     tumour_to_background,
 )
 
-__all__ = ["MEASURED_COLUMNS", "Measurement", "measure_rois", "BTV_WARN_BRAIN_FRACTION", "BTV_WARN_ML"]
+__all__ = ["MEASURED_COLUMNS", "Measurement", "measure_rois", "judge_btv", "BTV_WARN_BRAIN_FRACTION",
+           "BTV_WARN_ML"]
 
 #: The measured columns (DESIGN.md "Measured columns added by analysis"): the keys of
 #: :meth:`Measurement.to_dict` that the analysis CSV, the store and the statistics carry.
@@ -58,6 +59,10 @@ class Measurement:
     #: The lesion VOI and the brain mask used (bool, PET grid); not serialised.
     voi: np.ndarray | None = field(default=None, repr=False, compare=False)
     brain_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: Whether the BTV's threshold separated the lesion from normal tissue: False when the BTV grew past
+    #: :data:`BTV_WARN_BRAIN_FRACTION` of the brain mask (or :data:`BTV_WARN_ML` without one); None
+    #: when not judged.
+    btv_separates: bool | None = None
 
     @property
     def suvmax(self) -> float:
@@ -87,10 +92,39 @@ class Measurement:
                                else [round(v, 3) for v in self.peak.centre_lps_mm],
                                "centre_ijk": None if self.peak.centre_ijk is None else list(self.peak.centre_ijk),
                                "volume_ml": round(self.peak.volume_ml, 4)},
-            "btv": {"threshold": self.btv.threshold, "n_voxels": self.btv.n_voxels},
+            "btv": {"threshold": self.btv.threshold, "n_voxels": self.btv.n_voxels,
+                    "separates": self.btv_separates},
         }
         out.update(self.extra)
         return out
+
+
+def judge_btv(btv: Btv, *, voxel_ml: float, brain_mask: np.ndarray | None) -> tuple[bool, str | None]:
+    """Whether the BTV's threshold separated the lesion from normal tissue, and the warning when not.
+
+    It did not when the BTV is more than :data:`BTV_WARN_BRAIN_FRACTION` of the brain mask, or, without
+    a brain mask, more than :data:`BTV_WARN_ML`.
+
+    >>> import numpy as np
+    >>> from gliopet.measure import Btv
+    >>> brain = np.ones((10, 10, 10), bool)  # 1000 voxels of 1 mL
+    >>> judge_btv(Btv(volume_ml=100.0, suvmean=2.0, n_voxels=100, threshold=0.5, mask=brain), voxel_ml=1.0,
+    ...           brain_mask=brain)
+    (True, None)
+    >>> judge_btv(Btv(volume_ml=101.0, suvmean=2.0, n_voxels=101, threshold=0.5, mask=brain), voxel_ml=1.0,
+    ...           brain_mask=brain)[0]
+    False
+    """
+    if brain_mask is not None:
+        brain_ml = float(np.count_nonzero(brain_mask)) * voxel_ml
+        if btv.volume_ml > BTV_WARN_BRAIN_FRACTION * brain_ml:
+            return False, (f"BTV {btv.volume_ml:.0f} mL is {100 * btv.volume_ml / brain_ml:.0f} % of the brain: its "
+                           f"threshold (SUV {btv.threshold:.3g}) does not separate the lesion from normal brain")
+    elif btv.volume_ml > BTV_WARN_ML:
+        return False, (f"BTV {btv.volume_ml:.0f} mL (> {BTV_WARN_ML:g} mL) has grown beyond the lesion: its "
+                       f"threshold (SUV {btv.threshold:.3g}) does not separate it from normal tissue (give --ct so "
+                       "the BTV is limited to the brain)")
+    return True, None
 
 
 def measure_rois(pet: Volume, *, voi_mask: np.ndarray, background_centre_ijk: tuple[float, float, float] | None = None,
@@ -124,17 +158,11 @@ def measure_rois(pet: Volume, *, voi_mask: np.ndarray, background_centre_ijk: tu
     tbr = tumour_to_background(lesion_suvmax=lesion.suvmax, lesion_suvmean=lesion.suvmean,
                                bg_suvmax=background.suvmax, bg_suvmean=background.suvmean)
     warnings = [] if peak.warning is None else [peak.warning]
-    if brain_mask is not None:
-        brain_ml = float(np.count_nonzero(brain_mask)) * pet.voxel_volume_ml
-        if btv.volume_ml > BTV_WARN_BRAIN_FRACTION * brain_ml:
-            warnings.append(f"BTV {btv.volume_ml:.0f} mL is {100 * btv.volume_ml / brain_ml:.0f} % of the brain: "
-                            f"the threshold 1.6 x background mean = {btv.threshold:.3g} does not separate the "
-                            "lesion from normal brain")
-    elif btv.volume_ml > BTV_WARN_ML:
-        warnings.append(f"BTV {btv.volume_ml:.0f} mL (> {BTV_WARN_ML:g} mL) has grown beyond the lesion: the "
-                        f"threshold 1.6 x background mean = {btv.threshold:.3g} does not separate it from "
-                        "normal tissue (give --ct so the BTV is limited to the brain)")
+    separates, btv_warning = judge_btv(btv, voxel_ml=pet.voxel_volume_ml, brain_mask=brain_mask)
+    if btv_warning:
+        warnings.append(btv_warning)
     return Measurement(lesion=lesion, background=background, peak=peak, btv=btv, tbr=tbr,
                        extra={"warnings": warnings},
                        units=str(pet.provenance.get("units", "g/mL")), voi=np.asarray(voi_mask, bool),
-                       brain_mask=None if brain_mask is None else np.asarray(brain_mask, bool))
+                       brain_mask=None if brain_mask is None else np.asarray(brain_mask, bool),
+                       btv_separates=separates)

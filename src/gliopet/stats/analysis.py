@@ -75,6 +75,17 @@ def _analysed_rows(cohort: Cohort, positive_only: bool) -> list[dict]:
     return [r for r in cohort.rows if r["visual"] == "positive" or not positive_only]
 
 
+def _without_unseparated_btv(rows: list[dict]) -> tuple[list[dict], int]:
+    """The rows with ``btv_ml`` emptied where ``btv_separates`` is false (the BTV flooded normal brain:
+    :func:`gliopet.measure.judge_btv`), and how many were emptied."""
+    out, left_out = [], 0
+    for r in rows:
+        if r.get("btv_separates") == "false" and r.get("btv_ml") is not None:
+            r, left_out = {**r, "btv_ml": None}, left_out + 1
+        out.append(r)
+    return out, left_out
+
+
 def _table1(cohort: Cohort, rows_measured: list[dict], *, positive_only: bool) -> tuple[list[dict], list[str]]:
     n = len(cohort.rows)
     footnotes: list[str] = []
@@ -121,9 +132,10 @@ def _table1(cohort: Cohort, rows_measured: list[dict], *, positive_only: bool) -
     for col in (*MEASURE_COLUMNS, *DYNAMIC_NUMERIC_COLUMNS):
         if not _present(cohort, col):
             continue
-        sec = {"variable": col, "title": VARIABLE_LABELS[col], "kind": "continuous",
-               **median_range([r[col] for r in rows_measured])}
-        sections.append(sec)
+        summary = median_range([r.get(col) for r in rows_measured])
+        if summary["n"] == 0:
+            continue  # every value left out (e.g. a BTV that did not separate) or only in excluded scans
+        sections.append({"variable": col, "title": VARIABLE_LABELS[col], "kind": "continuous", **summary})
     if _present(cohort, "tac_pattern"):
         patterns = [r["tac_pattern"] for r in rows_measured if r.get("tac_pattern")]
         categorical("tac_pattern", "Time-activity curve pattern", [(p.value, p.value.capitalize())
@@ -330,9 +342,13 @@ def analyse_cohort(cohort: Cohort, *, positive_only: bool = True,
         See the module docstring.
     """
     notes: list[str] = []
-    rows = _analysed_rows(cohort, positive_only)
+    rows, btv_left_out = _without_unseparated_btv(_analysed_rows(cohort, positive_only))
     subset = "visually positive scans" if positive_only else "all scans with a measured value"
     table1, footnotes = _table1(cohort, rows, positive_only=positive_only)
+    if btv_left_out:
+        footnotes.append(f"BTV left out for {btv_left_out} scan{'s' if btv_left_out != 1 else ''} where its "
+                         "threshold did not separate the lesion from normal brain (the BTV grew into normal tissue; "
+                         "gliopet measure warns of it).")
     visual = cohort.column("visual")
     k, n = sum(v == "positive" for v in visual), len(visual)
     lo, hi = clopper_pearson(k, n)

@@ -24,6 +24,8 @@ Optional, used when present:
 * ``tumour_type``: overrides the type derived from ``diagnosis``.
 * measured columns ``suvmean_1cm``, ``suvpeak``, ``btv_ml``, ``bg_suvmax``,
   ``bg_suvmean``, ``tbr_max_to_bg_mean``, ``tbr_mean_to_bg_mean``.
+* ``btv_separates`` (true|false; the store's analysis table): false where the BTV's threshold did not
+  separate the lesion from normal brain; the statistics leave those BTVs out.
 * time points: ``<measure>_<minutes>min`` (e.g. ``suvmax_30min``,
   ``suvmax_60min``, ``tbr_max_to_bg_max_30min``); see
   :func:`gliopet.stats.time_point_columns`.
@@ -88,6 +90,7 @@ CHOICES: Mapping[str, tuple[str, ...]] = {
     "prior_chemotherapy": ("yes", "no"),
     "prior_radiotherapy": ("yes", "no"),
     "tac_pattern": tuple(p.value for p in TacPattern),
+    "btv_separates": ("true", "false"),
 }
 DATE_COLUMNS = ("mri_date", "pet_date")
 MAX_AGE_YEARS = 130.0

@@ -209,6 +209,9 @@ def _measured_values(row: dict[str, Any], found: list[MeasurementRow], base: Pat
         minutes = int(round(primary[0].scan_time_min))
         row[f"suvmax_{minutes}min"] = row["suvmax"]
         row[f"tbr_max_to_bg_max_{minutes}min"] = row["tbr_max_to_bg_max"]
+    separates = (primary[0].record.get("btv") or {}).get("separates") if primary else None
+    if separates is not None:  # measurements stored before the flag have none
+        row["btv_separates"] = bool(separates)
     row.update(dynamic_columns(primary[0].record.get("dynamic") if primary else None))
     snapshot = primary[0].record.get("snapshot") if primary else None
     if snapshot:
@@ -280,7 +283,9 @@ def analysis_table(engine: Engine) -> AnalysisTable:
 
     Clinical columns, then the primary PET's measured columns (DESIGN.md), then
     ``suvmax_<min>min`` and ``tbr_max_to_bg_max_<min>min`` for every time
-    point when there are several, a dynamic series' ``tac_*`` columns, then
+    point when there are several, ``btv_separates`` (False where the BTV's threshold did not separate
+    the lesion from normal brain: :func:`gliopet.measure.judge_btv`; absent for measurements stored
+    before the flag), a dynamic series' ``tac_*`` columns, then
     pass-through columns (e.g. ``visual``), then ``snapshot``. A patient with
     several measured studies is described by the earliest (by injection, the
     baseline); the latest is its follow-up: ``followup_days``,
