@@ -19,10 +19,11 @@ import shutil
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from tqdm import tqdm
 
@@ -36,7 +37,7 @@ from .truth import GROUND_TRUTH_COLUMNS, json_dump, truth_rows
 __all__ = [
     "PatientSpec", "CohortResult", "random_patient_spec", "patient_specs_like", "read_like_csv",
     "simulate_patient", "simulate_cohort", "CLINICAL_COLUMNS", "GROUND_TRUTH_COLUMNS",
-    "EFFECTIVE_OSEM_FWHM_MM", "BG_MAX_OVER_MEAN", "run_patients",
+    "EFFECTIVE_OSEM_FWHM_MM", "BG_MAX_OVER_MEAN", "run_patients", "staged_output",
 ]
 
 #: Columns of the clinical CSV (DESIGN.md schema).
@@ -119,6 +120,20 @@ def _finish_output(tmp: Path, out_dir: Path) -> None:
         shutil.rmtree(old)
 
 
+@contextmanager
+def staged_output(out_dir: Path, overwrite: bool) -> Iterator[Path]:
+    """A temporary sibling folder to write a cohort into, renamed to ``out_dir`` when the block ends
+    (removed instead if it raises), so an interrupted run leaves nothing half-written at ``out_dir``.
+    Refuses a non-empty ``out_dir`` unless ``overwrite``."""
+    tmp = _prepare_output(out_dir, overwrite)
+    try:
+        yield tmp
+        _finish_output(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def simulate_cohort(specs: Sequence[PatientSpec], out_dir: str | Path, *, seed: int, workers: int = 1,
                     overwrite: bool = False, progress: bool = True) -> CohortResult:
     """Simulate every patient of ``specs`` into ``out_dir`` (one folder per patient).
@@ -142,8 +157,7 @@ def simulate_cohort(specs: Sequence[PatientSpec], out_dir: str | Path, *, seed: 
     ids = [s.patient_id for s in specs]
     if len(set(ids)) != len(ids):
         raise InputError("patient specs: patient_id values are not unique")
-    tmp = _prepare_output(out_dir, overwrite)
-    try:
+    with staged_output(out_dir, overwrite) as tmp:
         jobs = [(spec, str(tmp / spec.patient_id), seed) for spec in specs]
         truths = run_patients(_run_one, jobs, workers=workers, desc="simulate", progress=progress)
         _write_csv(tmp / "clinical.csv", CLINICAL_COLUMNS, (_clinical_row(s, t) for s, t in zip(specs, truths)))
@@ -153,10 +167,6 @@ def simulate_cohort(specs: Sequence[PatientSpec], out_dir: str | Path, *, seed: 
                     "patients": [{"patient_id": s.patient_id, "folder": s.patient_id,
                                   "source_patient_id": s.source_patient_id} for s in specs]},
                    tmp / "cohort.json")
-        _finish_output(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return CohortResult(root=out_dir, clinical_csv=out_dir / "clinical.csv",
                         ground_truth_csv=out_dir / "ground_truth.csv",
                         patients=tuple(out_dir / s.patient_id for s in specs))

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import InputError
-from .cohort import CLINICAL_COLUMNS, CohortResult, _finish_output, _prepare_output, _write_csv, run_patients
+from .cohort import CLINICAL_COLUMNS, CohortResult, _write_csv, run_patients, staged_output
 from .dynamic import FET_FRAMING_S, simulate_dynamic_patient
 from .specs import PatientSpec, random_patient_spec, seeded_rng
 
@@ -77,8 +76,7 @@ def simulate_dynamic_cohort(specs: Sequence[PatientSpec], out_dir: str | Path, *
         if spec.who_grade not in GRADE_PATTERNS:
             raise InputError(f"patient {spec.patient_id}: WHO grade {spec.who_grade!r} has no simulated FET curve "
                              f"(one of {', '.join(GRADE_PATTERNS)})")
-    tmp = _prepare_output(out_dir, overwrite)
-    try:
+    with staged_output(out_dir, overwrite) as tmp:
         jobs = [(spec, str(tmp / spec.patient_id), seed, tuple(float(d) for d in framing_s)) for spec in specs]
         truths = run_patients(_run_one, jobs, workers=workers, desc="simulate dynamic FET", progress=progress)
         _write_csv(tmp / "clinical.csv", (*CLINICAL_COLUMNS, "visual"), (_clinical_row(s) for s in specs))
@@ -92,10 +90,6 @@ def simulate_dynamic_cohort(specs: Sequence[PatientSpec], out_dir: str | Path, *
             {"schema": "gliopet.simulate.dynamic_cohort/1", "seed": seed, "n_patients": len(specs), "tracer": "fet",
              "patients": [{"patient_id": s.patient_id, "folder": s.patient_id, "who_grade": s.who_grade,
                            "pattern": GRADE_PATTERNS[s.who_grade][0]} for s in specs]}, indent=1))
-        _finish_output(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return CohortResult(root=out_dir, clinical_csv=out_dir / "clinical.csv",
                         ground_truth_csv=out_dir / "ground_truth_dynamic.csv",
                         patients=tuple(out_dir / s.patient_id for s in specs))
