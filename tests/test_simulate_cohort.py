@@ -286,3 +286,24 @@ def test_cli_refuses_a_non_empty_output_folder(tmp_path):
     assert "not empty" in run.stderr and run.stderr.startswith("gliopet: error:")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy"]  # no temporary folder left
     assert (out / "keep.txt").read_text() == "x"
+
+
+def test_staged_output_replaces_only_when_the_block_ends_and_cleans_up_on_error(tmp_path):
+    from gliopet.simulate.cohort import staged_output
+
+    out = tmp_path / "cohort"
+    out.mkdir()
+    (out / "old.txt").write_text("kept")
+    with pytest.raises(RuntimeError, match="patient 3 failed"):
+        with staged_output(out, overwrite=True) as tmp:
+            (tmp / "half.txt").write_text("half-written")
+            raise RuntimeError("patient 3 failed")
+    # the error leaves the earlier cohort as it was and no partial folder beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort"] and (out / "old.txt").read_text() == "kept"
+    with staged_output(out, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("done")
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort"]
+    with pytest.raises(InputError, match="not empty"):
+        with staged_output(out, overwrite=False):
+            pass
