@@ -15,6 +15,7 @@ from gliopet.io.dicom import load_dynamic_headers
 from gliopet.simulate.dynamic import (FET_FRAMING_S, FET_LESION_CURVES, TRUTH_BTV_FACTOR, TRUTH_CRESCENT,
                                       TRUTH_TAC_ISOCONTOUR, LesionCurve, crescent_truth_mask, frame_means,
                                       simulate_dynamic_patient, static_window_weights, true_btv, truth_metrics)
+from gliopet.simulate.dynamic_noise import slope_noise_draws
 from gliopet.simulate.specs import random_patient_spec
 from gliopet.study import measure_study_files
 
@@ -150,6 +151,20 @@ def test_short_dynamic_scan_is_written_as_a_dynamic_series_and_measured(tmp_path
     assert all(s < t for s, t in zip(scanner["lesion_curve_suv"], truth["lesion_curve_suv"][3:]))
     assert 0 < scanner["btv_ml"] < truth["btv_true_ml"]
     assert scanner["tac_voi_ml"] > 0 and scanner["slope_per_h"] < 0 and scanner["slope_hot_voxels_per_h"] < 0
+    # The slope window's frames acquired again (gliopet.simulate.dynamic_noise): the same phantom gives the same
+    # ideal and noise-free slope as the scan above; each noisy draw is its own; with two frames (20-30, 30-40 min)
+    # a slope is the difference of the two frame means over 10 min, x 6 per hour.
+    draws = slope_noise_draws(_spec(3, 1), seed=3, pattern="decreasing", draws=2, framing_s=(300, 300, 600, 600, 600))
+    assert draws.ideal == pytest.approx(truth["slope_per_h"], rel=1e-12)
+    assert draws.scanner == pytest.approx(scanner["slope_per_h"], rel=1e-6)
+    assert draws.oracle_voi_ml == pytest.approx(scanner["tac_voi_ml"])
+    assert len(set(draws.oracle)) == 2 and scanner["slope_per_h"] not in draws.oracle
+    assert (scanner["lesion_curve_suv"][1] - scanner["lesion_curve_suv"][0]) * 6 == pytest.approx(draws.scanner,
+                                                                                                  rel=1e-6)
+    summary = draws.summary()
+    assert summary["oracle"]["mean_error"] == pytest.approx(np.mean(draws.oracle) / truth["slope_per_h"] - 1)
+    assert summary["oracle"]["sd"] == pytest.approx(abs(draws.oracle[0] - draws.oracle[1]) / math.sqrt(2)
+                                                    / abs(truth["slope_per_h"]))
 
 
 @pytest.mark.skipif(not os.environ.get("GLIOPET_DYNAMIC_VALIDATION"),

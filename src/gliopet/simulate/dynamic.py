@@ -61,7 +61,8 @@ from .truth_rois import background_disk_truth
 __all__ = ["FET_FRAMING_S", "TISSUE_RISE_MIN", "LesionCurve", "FET_LESION_CURVES", "frame_means",
            "truth_metrics", "simulate_dynamic_patient", "DYNAMIC_FOLDER", "TRUTH_SLOPE_WINDOW_MIN",
            "TRUTH_STATIC_WINDOW_MIN", "TRUTH_BTV_FACTOR", "TRUTH_TAC_ISOCONTOUR", "TRUTH_BRAIN_FRACTION",
-           "TRUTH_CRESCENT", "true_btv", "crescent_truth_mask", "true_midsagittal_plane", "static_window_weights"]
+           "TRUTH_CRESCENT", "true_btv", "crescent_truth_mask", "isocontour_truth_voi", "hot_lesion_voxels",
+           "true_midsagittal_plane", "static_window_weights"]
 
 #: 0-40 min, the issue's scanner framing cut at 40 min: 12 x 10 s, 3 x 30 s, 3 x 60 s, 2 x 150 s (to 11.5 min),
 #: 1 x 210 s (to 15 min), 5 x 300 s (26 frames).
@@ -318,6 +319,38 @@ def _frame_image(patient: SampledPatient, suv_map: np.ndarray, *, start_s: float
                        post_filter_fwhm_mm=POST_FILTER_FWHM_MM)
 
 
+def _frame_suv(patient: SampledPatient, suv_map: np.ndarray, *, start_s: float, duration_s: float,
+               rng: np.random.Generator | None, noise: bool = True) -> np.ndarray:
+    """One frame acquired and reconstructed (:func:`_frame_image`), in SUV."""
+    return _frame_image(patient, suv_map, start_s=start_s, duration_s=duration_s, rng=rng,
+                        noise=noise) / _suv_to_bqml(patient, start_s)
+
+
+def _suv_map(patient: SampledPatient, curve: LesionCurve, start_s: float, duration_s: float) -> np.ndarray:
+    """The phantom's noise-free SUV over one frame: the tissues' and the lesion curve's frame means."""
+    level = float(frame_means(curve.suv, [start_s], [duration_s])[0])
+    return tissue_activity_suv(patient.pet_fractions, patient.pet_lesion, _tissue_suv(patient, start_s, duration_s),
+                               level, level * patient.tracer.necrosis_relative)
+
+
+def hot_lesion_voxels(patient: SampledPatient) -> np.ndarray:
+    """The voxels of the ideal truth's lesion curve: the lesion's top 10 % of the phantom (lesion fraction x
+    relative uptake >= 90 % of its maximum; the spatial profile is the same in every frame)."""
+    lesion_part = patient.pet_lesion.lesion_fraction * patient.pet_lesion.lesion_relative_uptake
+    return lesion_part >= 0.9 * lesion_part.max()
+
+
+def isocontour_truth_voi(patient: SampledPatient, static_suv: np.ndarray, *,
+                         fraction: float = TRUTH_TAC_ISOCONTOUR) -> dict[str, Any]:
+    """The TAC VOI's definition on a reconstructed static image, by the simulator: the voxels >=
+    ``fraction`` x its maximum among the phantom's lesion voxels, 26-connected to it (:func:`true_btv`)."""
+    lesion_any = patient.pet_lesion.lesion_fraction > 0
+    peak = tuple(int(v) for v in np.unravel_index(int(np.argmax(np.where(lesion_any, static_suv, -np.inf))),
+                                                    static_suv.shape))
+    return true_btv(static_suv, seed_kji=peak, background_mean=float(static_suv[peak]), factor=fraction,
+                    voxel_ml=float(np.prod(PET_GRID.spacing_mm)) / 1000.0, within=lesion_any)
+
+
 def _scanner_truth(patient: SampledPatient, suv_maps: dict[int, np.ndarray], *, starts: Sequence[float],
                    durations: Sequence[float], weights: np.ndarray, hot: np.ndarray) -> dict[str, Any]:
     """The truth at the scanner's resolution: the noise-free frames of the slope and static windows,
@@ -330,14 +363,10 @@ def _scanner_truth(patient: SampledPatient, suv_maps: dict[int, np.ndarray], *, 
     measurement differs from it by is the frame noise and the measurement itself, not the resolution.
     """
     window = sorted(suv_maps)
-    suvs = [_frame_image(patient, suv_maps[index], start_s=starts[index], duration_s=durations[index], rng=None,
-                         noise=False) / _suv_to_bqml(patient, starts[index]) for index in window]
+    suvs = [_frame_suv(patient, suv_maps[index], start_s=starts[index], duration_s=durations[index], rng=None,
+                       noise=False) for index in window]
     static = sum(weights[index] * suv for index, suv in zip(window, suvs))
-    lesion_any = patient.pet_lesion.lesion_fraction > 0
-    peak = tuple(int(v) for v in np.unravel_index(int(np.argmax(np.where(lesion_any, static, -np.inf))),
-                                                    static.shape))
-    voi = true_btv(static, seed_kji=peak, background_mean=float(static[peak]), factor=TRUTH_TAC_ISOCONTOUR,
-                   voxel_ml=float(np.prod(PET_GRID.spacing_mm)) / 1000.0, within=lesion_any)
+    voi = isocontour_truth_voi(patient, static)
     timing = ([starts[i] for i in window], [durations[i] for i in window])
     curve = [float(suv[voi["mask"]].mean()) for suv in suvs]
     hot_curve = [float(suv[hot].mean()) for suv in suvs]
@@ -400,21 +429,14 @@ def simulate_dynamic_patient(spec: PatientSpec, out_dir: str | Path, *, seed: in
     (out_dir / DYNAMIC_FOLDER).mkdir()
     durations = [float(d) for d in framing_s]
     starts = list(np.concatenate([[0.0], np.cumsum(durations)[:-1]]))
-    lesion_means = frame_means(curve.suv, starts, durations)
     weights = static_window_weights(starts, durations)
     static_suv = np.zeros(PET_GRID.shape, dtype=np.float64)
-    true_curve, hot, window_maps = [], None, {}
+    true_curve, hot, window_maps = [], hot_lesion_voxels(patient), {}
     in_slope_window = [start >= 60.0 * TRUTH_SLOPE_WINDOW_MIN[0] - 1e-6
                        and start + duration <= 60.0 * TRUTH_SLOPE_WINDOW_MIN[1] + 1e-6
                        for start, duration in zip(starts, durations)]
     for index, (start, duration) in enumerate(zip(starts, durations)):
-        suv = _tissue_suv(patient, start, duration)
-        level = float(lesion_means[index])
-        suv_map = tissue_activity_suv(patient.pet_fractions, patient.pet_lesion, suv, level,
-                                      level * patient.tracer.necrosis_relative)
-        if hot is None:  # the lesion's top 10 % of the phantom (its spatial profile is the same in every frame)
-            lesion_part = patient.pet_lesion.lesion_fraction * patient.pet_lesion.lesion_relative_uptake
-            hot = lesion_part >= 0.9 * lesion_part.max()
+        suv_map = _suv_map(patient, curve, start, duration)
         true_curve.append(float(suv_map[hot].mean()))
         if weights[index] > 0:
             static_suv += weights[index] * suv_map
