@@ -52,7 +52,9 @@ def test_demo_two_patients_from_a_relative_folder_through_the_store(tmp_path):
     export = out / "export"
     for kind, suffix in (("seg", "seg"), ("sr", "sr")):
         files = sorted(p.name for p in (export / kind).glob("*.dcm"))
-        assert files == [f"sub-SIM001_ses-1_{suffix}.dcm", f"sub-SIM002_ses-1_{suffix}.dcm"]
+        # both demo patients were scanned at 30 and 60 min: the 30-min scan leaves as run 1 (scan-time order)
+        assert files == [f"sub-SIM001_ses-1_run-1_{suffix}.dcm", f"sub-SIM001_ses-1_{suffix}.dcm",
+                         f"sub-SIM002_ses-1_run-1_{suffix}.dcm", f"sub-SIM002_ses-1_{suffix}.dcm"]
         for name in files:
             check = subprocess.run(["dciodvfy", str(export / kind / name)], capture_output=True, text=True)
             assert not [l for l in (check.stdout + check.stderr).splitlines() if l.startswith("Error")], name
@@ -60,6 +62,7 @@ def test_demo_two_patients_from_a_relative_folder_through_the_store(tmp_path):
         pet = export / "nifti" / f"sub-{pid}" / "ses-1" / "pet"
         assert (pet / f"sub-{pid}_ses-1_desc-suv_pet.nii.gz").stat().st_size > 0
         assert (pet / f"sub-{pid}_ses-1_label-lesion_mask.nii.gz").stat().st_size > 0
+        assert (pet / f"sub-{pid}_ses-1_run-1_desc-suv_pet.nii.gz").stat().st_size > 0
     assert any(line.startswith("exports: DICOM SEG, SR TID 1500 and NIfTI") for line in lines)
     # the dynamic FET cohort (issue 20): its own store and report; each patient's curve pattern and time to
     # peak are the simulator's truth (computed from the phantom's curves), the report carries the TAC figure

@@ -32,6 +32,8 @@ STANDARD_CODES = [
     (_codes.RATIO, 7181),
     (_codes.NEIGHBORHOOD_ANALYSIS, 7162),
     (_codes.COMMENT, None),
+    (_codes.SUBJECT_TIME_POINT_IDENTIFIER, None),  # TID 1502 rows (no Context Group)
+    (_codes.PROTOCOL_TIME_POINT_IDENTIFIER, None),
     *[(kind.quantity, 7180) for kind in _codes.SUV_KINDS.values()],
     *[(kind.unit, 7181) for kind in _codes.SUV_KINDS.values()],
     *[(kind.method, None) for kind in _codes.SUV_KINDS.values()],

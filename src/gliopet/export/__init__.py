@@ -1,7 +1,8 @@
 """Standard exports of measurements: DICOM SEG, DICOM SR TID 1500, NIfTI as BIDS-PET derivative.
 
 * :func:`export_store`: every measured study of a cohort store (``gliopet
-  export seg|sr|nifti --db URL --out DIR``), made from the stored records
+  export seg|sr|nifti --db URL --out DIR``), each of its measured PET time
+  points (the primary and the others), made from the stored records
   (:mod:`gliopet.export._source` says how the ROI masks are given back).
 * :func:`export_study`: one study just measured (``gliopet measure --seg
   FILE --sr FILE``).
@@ -20,7 +21,7 @@ from typing import Iterator, Mapping, Sequence
 from ..errors import InputError
 from ._files import Staging, atomic_write_dataset, check_writable_file, subject_labels
 from ._masks import ROI_NAMES, RoiMasks
-from ._source import ExportStudy, load_stored_study, stored_studies, study_from_record
+from ._source import ExportStudy, TimePoint, load_stored_study, stored_studies, study_from_record
 from .nifti import write_dataset_description, write_nifti_study
 from .read import ReportedMeasurement, read_measurement_report
 from .seg import build_seg, write_seg
@@ -28,7 +29,7 @@ from .sr import build_sr, write_sr
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EXPORT_KINDS", "export_store", "export_study", "ExportStudy", "RoiMasks", "ROI_NAMES",
+__all__ = ["EXPORT_KINDS", "export_store", "export_study", "ExportStudy", "TimePoint", "RoiMasks", "ROI_NAMES",
            "build_seg", "build_sr", "write_seg", "write_sr", "write_nifti_study", "read_measurement_report",
            "ReportedMeasurement", "subject_labels"]
 
@@ -46,8 +47,11 @@ def _kind(kind: str) -> str:
 def export_store(db: str | None, outs: Mapping[str, str | Path], *, patients: Sequence[str] = ()) -> Iterator[str]:
     """Export every measured study of the store (of ``patients``) as each kind into its folder.
 
-    Each study's primary PET time point (the one its ROIs were placed on) is
-    exported; the other time points of a study are not (yet).
+    Every measured PET time point of a study is exported: the primary (the
+    one its ROIs were placed on) and each other time point ``gliopet
+    analyze`` measured with those ROIs (carried onto its own grid), each with
+    its own measurements, ROI masks on its own PET and references to its own
+    PET series.
 
     Parameters
     ----------
@@ -55,8 +59,12 @@ def export_store(db: str | None, outs: Mapping[str, str | Path], *, patients: Se
         The store (``--db``).
     outs : mapping
         Output folder per kind (``seg``, ``sr``, ``nifti``; case-insensitive).
-        SEG and SR files are ``sub-<subject>_ses-<n>_seg.dcm`` / ``_sr.dcm``;
-        NIfTI is a BIDS tree (:mod:`gliopet.export.nifti`).
+        SEG and SR files of the primary time point are
+        ``sub-<subject>_ses-<n>_seg.dcm`` / ``_sr.dcm``; those of another
+        time point add the BIDS ``run`` entity, its place in scan-time order
+        among the study's time points: ``sub-<subject>_ses-<n>_run-<i>_seg.dcm``
+        (:class:`gliopet.export._source.TimePoint`). NIfTI is a BIDS tree
+        (:mod:`gliopet.export.nifti`) named the same way.
     patients : sequence of str
         Clinical ``patient_id`` values (default: every patient with a study).
 
@@ -92,9 +100,13 @@ def export_store(db: str | None, outs: Mapping[str, str | Path], *, patients: Se
         for staging in stagings.values():
             staging.discard()
         raise
+    n_studies = len({(s.subject, s.session) for s in selected})
+    counted = f"{n_studies} stud{'y' if n_studies == 1 else 'ies'}"
+    if len(selected) != n_studies:
+        counted += f" ({len(selected)} PET time points)"
     for kind, staging in stagings.items():
         written = staging.commit()
-        yield f"export {kind}: {len(selected)} stud{'y' if len(selected) == 1 else 'ies'}, {len(written)} files in {kinds[kind]}"
+        yield f"export {kind}: {counted}, {len(written)} files in {kinds[kind]}"
 
 
 def export_study(study_record, *, seg: str | Path | None = None, sr: str | Path | None = None,

@@ -21,7 +21,7 @@ __all__ = [
     "BRAIN", "CEREBRAL_WHITE_MATTER", "MAXIMUM", "MEAN", "PEAK_VALUE_WITHIN_ROI", "METABOLIC_VOLUME",
     "LESION_TO_BACKGROUND_SUV_RATIO", "BACKGROUND_FOR_LESION_TO_BACKGROUND_SUV_RATIO", "COMMENT", "NEIGHBORHOOD_ANALYSIS",
     "PET_UNSPECIFIED_BODY_REGION", "CUBIC_CENTIMETRE", "RATIO", "TBR_METHODS", "SuvKind", "SUV_KINDS",
-    "OLD_UCUM_SUV_UNITS",
+    "OLD_UCUM_SUV_UNITS", "TIME_POINT", "SUBJECT_TIME_POINT_IDENTIFIER", "PROTOCOL_TIME_POINT_IDENTIFIER",
 ]
 
 #: Private coding scheme for what PS3.16 has no code for (PS3.16 Section 8.2: "99" prefix).
@@ -53,6 +53,11 @@ BACKGROUND_FOR_LESION_TO_BACKGROUND_SUV_RATIO = Code("126040", "DCM",
 NEIGHBORHOOD_ANALYSIS = Code("123101", "DCM", "Neighborhood Analysis")
 #: A text item holding the ROI's definition (PS3.16 DCM 121106).
 COMMENT = Code("121106", "DCM", "Comment")
+# Time Point Context, PS3.16 TID 1502 (in each TID 1411 group; highdicom writes these concept names,
+# the reader looks for them): Time Point, Subject Time Point Identifier, Protocol Time Point Identifier (TEXT).
+TIME_POINT = Code("C2348792", "UMLS", "Time Point")
+SUBJECT_TIME_POINT_IDENTIFIER = Code("126070", "DCM", "Subject Time Point Identifier")
+PROTOCOL_TIME_POINT_IDENTIFIER = Code("126071", "DCM", "Protocol Time Point Identifier")
 #: Procedure reported, PS3.16 CID 100 (Quantitative Diagnostic Imaging Procedures).
 PET_UNSPECIFIED_BODY_REGION = Code("44136-0", "LN", "PET unspecified body region")
 # Units, PS3.16 CID 7181 (Abstract Multi-dimensional Image Model Component Units), UCUM.

@@ -6,7 +6,11 @@ Two ways in:
   --sr``): the typed :class:`~gliopet.study.StudyRecord`; the masks are the
   measurement's own (:func:`gliopet.export._masks.masks_from_measurement`).
 * :func:`stored_studies` then :func:`load_stored_study`: a study in the
-  store. The PET (and the CT) are read again from the stored series
+  store, one :class:`StoredStudy` per measured PET time point (the primary,
+  whose ROIs were placed on it, and each other time point ``gliopet analyze``
+  measured with those ROIs, carried onto its own grid; each has its own
+  record with the geometry on its own grid). The PET (and the CT) are read
+  again from the stored series
   folders, and the ROI masks are rebuilt from the stored record's geometry
   (:func:`gliopet.export._masks.rebuild_masks`: the circles and the SUVpeak
   sphere exactly; the BTV regrown from the stored seed and threshold and
@@ -16,11 +20,19 @@ Two ways in:
   through :func:`gliopet.study.measure_study_files` with the stored options
   (``auto`` is deterministic: ITK on one thread) and the new measurement is
   used only if its SUVmax, SUVpeak, background SUVmax and mean, BTV voxel
-  count and ROI centres equal the stored ones; else an error.
+  count and ROI centres equal the stored ones; else an error. A time point
+  other than the primary is measured again the way ``gliopet analyze``
+  measured it: with the primary as the reference (its ROIs, registered onto
+  this time point), and checked the same way against its own stored record.
+
+The time points of a study are numbered 1, 2, ... in order of scan time
+(:class:`TimePoint`, the BIDS ``run`` index); the primary's files keep the
+plain ``sub-<s>_ses-<n>`` names, the others' add ``_run-<index>``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -38,7 +50,7 @@ from ._masks import CrescentNotRebuildable, RoiMasks, masks_from_measurement, re
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ExportStudy", "StoredStudy", "study_from_record", "stored_studies", "load_stored_study",
+__all__ = ["ExportStudy", "StoredStudy", "TimePoint", "study_from_record", "stored_studies", "load_stored_study",
            "pet_source_headers", "REMEASURE_REL_TOL"]
 
 #: A re-measurement must give the stored values to this relative tolerance (the same code on the
@@ -46,6 +58,51 @@ __all__ = ["ExportStudy", "StoredStudy", "study_from_record", "stored_studies", 
 REMEASURE_REL_TOL = 1e-9
 #: ROI centres kept in the record are rounded to this many decimals (mm and voxel indices).
 RECORD_CENTRE_DECIMALS = 3
+
+
+@dataclass(frozen=True)
+class TimePoint:
+    """Which PET time point of its study an export is, and when it was scanned.
+
+    Attributes
+    ----------
+    run : int
+        1, 2, ... in order of scan time among the study's measured PET time
+        points (the BIDS ``run`` index, BIDS 1.9 "Entities": repeated scans
+        of one kind in one session).
+    primary : bool
+        The time point the ROIs were placed on (the other time points were
+        measured with them).
+    nominal_min : float or None
+        The store's scan time of the measurement (min after injection, as
+        ``gliopet analyze`` rounds it: the ``_30min`` columns).
+    minutes_after_injection : float or None
+        The PET's scan reference time minus the injection time (min), as its
+        SUV factor dated them (:attr:`gliopet.io.images.PetImage.minutes_after_injection`).
+    """
+
+    run: int
+    primary: bool
+    nominal_min: float | None
+    minutes_after_injection: float | None = None
+
+    @property
+    def entity(self) -> str:
+        """The file-name entity: none for the primary, ``_run-<run>`` for another time point.
+
+        Examples
+        --------
+        >>> TimePoint(run=1, primary=False, nominal_min=30.0).entity
+        '_run-1'
+        >>> TimePoint(run=2, primary=True, nominal_min=60.0).entity
+        ''
+        """
+        return "" if self.primary else f"_run-{self.run}"
+
+    @property
+    def short(self) -> str:
+        """``"30 min p.i."`` (nominal), or ``"run 1"`` when the scan is undated."""
+        return f"run {self.run}" if self.nominal_min is None else f"{self.nominal_min:g} min p.i."
 
 
 @dataclass(frozen=True)
@@ -65,6 +122,9 @@ class ExportStudy:
         BIDS labels (letters and digits) the files are named by.
     name : str
         The PET folder or file, for messages.
+    timepoint : TimePoint or None
+        Which of the study's PET time points this is (a stored study); None
+        for a study just measured (``gliopet measure``).
     """
 
     pet: PetImage
@@ -74,15 +134,22 @@ class ExportStudy:
     subject: str
     session: str
     name: str
+    timepoint: TimePoint | None = None
 
     @property
     def stem(self) -> str:
-        return f"sub-{self.subject}_ses-{self.session}"
+        """``sub-<s>_ses-<n>``, and ``_run-<i>`` for a time point other than the primary."""
+        entity = "" if self.timepoint is None else self.timepoint.entity
+        return f"sub-{self.subject}_ses-{self.session}{entity}"
 
 
 @dataclass(frozen=True)
 class StoredStudy:
-    """A stored study's pointers: folders (absolute), the primary measurement's record, labels."""
+    """One measured PET time point of a stored study: folders (absolute), its record, labels.
+
+    ``reference`` is the study's primary time point (None when this is it):
+    its record holds the ROI options a re-measurement needs.
+    """
 
     pet_folder: Path
     ct_folder: Path | None
@@ -90,6 +157,8 @@ class StoredStudy:
     subject: str
     session: str
     study_folder: str
+    timepoint: TimePoint | None = None
+    reference: StoredStudy | None = None
 
 
 def _require_dicom_pet(pet: PetImage) -> None:
@@ -113,19 +182,23 @@ def study_from_record(study, *, ct: str | Path | None = None, subject: str = "1"
 
 
 def stored_studies(db: str | None, patients: Sequence[str] = ()) -> list[StoredStudy]:
-    """Every study of the store (of ``patients`` when given) with its primary measurement.
+    """Every measured PET time point of every study of the store (of ``patients`` when given).
+
+    Studies are ordered by patient, then by the primary PET's scan time
+    (sessions 1, 2, ...); a study's time points by their scan time (runs 1,
+    2, ..., :class:`TimePoint`).
 
     Raises
     ------
     InputError
         A given patient is not in the store; a selected study has no stored
-        measurement (it failed, or was never measured); the store has no study.
+        measurement (it failed, or was never measured), or a measurement
+        without its PET series; the store has no study.
     """
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
-    from ..paths import resolve_kept_path
-    from ..store import MeasurementRow, Patient, normalise_url, open_store, safe_url, store_base_dir
+    from ..store import Patient, normalise_url, open_store, safe_url, store_base_dir
 
     url = normalise_url(db)
     parsed = sa.engine.make_url(url)
@@ -134,47 +207,63 @@ def stored_studies(db: str | None, patients: Sequence[str] = ()) -> list[StoredS
         raise InputError(f"--db {safe_url(url)}: no such store file; run gliopet analyze first")
     engine = open_store(db)
     source = safe_url(url)
+    out: list[StoredStudy] = []
     try:
         base = store_base_dir(engine)
         with Session(engine) as session:
-            query = sa.select(Patient).order_by(Patient.id)
-            known = list(session.scalars(query))
+            known = list(session.scalars(sa.select(Patient).order_by(Patient.id)))
             wanted = set(patients)
             missing = wanted - {p.patient_id for p in known}
             if missing:
                 raise InputError(f"--patient: {len(missing)} of the patients given are not in the store {source}")
             chosen = [p for p in known if not wanted or p.patient_id in wanted]
             labels = subject_labels(p.patient_id for p in chosen)
-            out: list[StoredStudy] = []
             for patient in chosen:
-                studies: list[tuple[str, StoredStudy]] = []
-                for study in patient.studies:
-                    primary = [m for m in study.measurements if m.primary]
-                    if study.status != "done" or not primary:
-                        raise InputError(f"{source}: the study in {study.folder} has no stored measurement "
-                                         f"(status {study.status}); measure it again with gliopet analyze "
-                                         "--redo, or leave its patient out (--patient)")
-                    row: MeasurementRow = primary[0]
-                    series = {s.series_uid: s for s in study.series}
-                    pet = series.get(row.series_uid)
-                    cts = [s for s in study.series if s.role == "ct"]
-                    if pet is None:
-                        raise InputError(f"{source}: the study in {study.folder} has no stored PET series for "
-                                         "its measurement")
-                    when = str(row.record.get("suv", {}).get("inputs", {}).get("scan_reference_datetime", {})
-                               .get("value") or "")
-                    studies.append((f"{when}\0{study.study_uid}", StoredStudy(
-                        pet_folder=resolve_kept_path(pet.folder, base),
-                        ct_folder=resolve_kept_path(cts[0].folder, base) if cts else None,
-                        record=dict(row.record), subject=labels[patient.patient_id], session="",
-                        study_folder=study.folder)))
-                for index, (_, stored) in enumerate(sorted(studies, key=lambda s: s[0]), start=1):
-                    out.append(StoredStudy(**{**stored.__dict__, "session": str(index)}))
+                studies = [_study_timepoints(study, labels[patient.patient_id], base, source)
+                           for study in patient.studies]
+                for index, (_, timepoints) in enumerate(sorted(studies, key=lambda s: s[0]), start=1):
+                    out.extend(_in_session(t, str(index)) for t in timepoints)
     finally:
         engine.dispose()
     if not out:
         raise InputError(f"{source}: no measured study to export; run gliopet analyze first")
     return out
+
+
+def _scan_datetime(record: dict[str, Any]) -> str:
+    """The scan reference date and time the record's SUV used (ISO text; empty when undated)."""
+    return str(record.get("suv", {}).get("inputs", {}).get("scan_reference_datetime", {}).get("value") or "")
+
+
+def _in_session(stored: StoredStudy, session: str) -> StoredStudy:
+    reference = None if stored.reference is None else dataclasses.replace(stored.reference, session=session)
+    return dataclasses.replace(stored, session=session, reference=reference)
+
+
+def _study_timepoints(study, subject: str, base, source: str) -> tuple[str, list[StoredStudy]]:
+    """One stored study's time points (session not yet numbered) and the key that orders its session."""
+    from ..paths import resolve_kept_path
+
+    primary = [m for m in study.measurements if m.primary]
+    if study.status != "done" or not primary:
+        raise InputError(f"{source}: the study in {study.folder} has no stored measurement "
+                         f"(status {study.status}); measure it again with gliopet analyze "
+                         "--redo, or leave its patient out (--patient)")
+    series = {s.series_uid: s for s in study.series}
+    cts = [s for s in study.series if s.role == "ct"]
+    ct_folder = resolve_kept_path(cts[0].folder, base) if cts else None
+    rows = sorted(study.measurements, key=lambda m: (_scan_datetime(m.record), m.series_uid))
+    for row in rows:
+        if row.series_uid not in series:
+            when = "its measurement" if row.primary else f"its measurement at {row.scan_time_min} min"
+            raise InputError(f"{source}: the study in {study.folder} has no stored PET series for {when}")
+    stored = [StoredStudy(pet_folder=resolve_kept_path(series[row.series_uid].folder, base), ct_folder=ct_folder,
+                          record=dict(row.record), subject=subject, session="", study_folder=study.folder,
+                          timepoint=TimePoint(run=run, primary=bool(row.primary), nominal_min=row.scan_time_min))
+              for run, row in enumerate(rows, start=1)]
+    reference = next(s for s in stored if s.timepoint.primary)
+    stored = [s if s is reference else dataclasses.replace(s, reference=reference) for s in stored]
+    return f"{_scan_datetime(primary[0].record)}\0{study.study_uid}", stored
 
 
 def _values_agree(stored: dict[str, Any], again: dict[str, Any]) -> bool:
@@ -193,19 +282,26 @@ def _values_agree(stored: dict[str, Any], again: dict[str, Any]) -> bool:
 
 
 def _remeasured(stored: StoredStudy, pet: PetImage, ct: Volume | None) -> RoiMasks:
+    """Measure the time point again (a non-primary one with the primary as the reference); checked, its masks."""
     from ..study import measure_study_files
 
-    inputs = stored.record.get("inputs", {})
+    primary = stored.reference if stored.reference is not None else stored
+    inputs = primary.record.get("inputs", {})
     lesion, background = inputs.get("lesion", "auto"), inputs.get("background", "auto")
     if lesion not in ("auto",) and not Path(str(lesion)).exists() and "," not in str(lesion):
         raise MeasurementError(f"{stored.study_folder}: the record's lesion input is no longer available; its ROI "
                                "masks cannot be rebuilt")
-    again = measure_study_files(stored.pet_folder, ct=stored.ct_folder, lesion=str(lesion),
-                                background=str(background), suv_type=stored.record.get("suv_type", "bw"))
+    others = [] if stored.reference is None else [stored.pet_folder]
+    # no primary_time_min: the first PET given, the primary, is the reference (as analyze chose it)
+    study = measure_study_files(primary.pet_folder, ct=primary.ct_folder, lesion=str(lesion),
+                                background=str(background), suv_type=primary.record.get("suv_type", "bw"),
+                                timepoints=others)
+    again = study.pets[-1] if others else study.primary
     if not _values_agree(stored.record, again.to_dict()):
+        which = "" if not others else f" of its PET {stored.pet_folder.name}"
         raise MeasurementError(f"{stored.study_folder}: measured again, the study does not give the stored "
-                               "values (SUVmax, SUVpeak, background, BTV); analyse it again (gliopet analyze "
-                               "--redo) before exporting")
+                               f"values (SUVmax, SUVpeak, background, BTV){which}; analyse it again (gliopet "
+                               "analyze --redo) before exporting")
     masks = masks_from_measurement(pet.volume, again.measurement)
     how = {"lesion": "rebuilt", "peak": "rebuilt", "background": "re-measured" if masks.background_kind ==
            "crescent" else "rebuilt", "btv": "re-measured"}
@@ -214,7 +310,7 @@ def _remeasured(stored: StoredStudy, pet: PetImage, ct: Volume | None) -> RoiMas
 
 
 def load_stored_study(stored: StoredStudy, *, with_ct: bool = False) -> ExportStudy:
-    """Read a stored study's PET (and CT) and make its ROI masks (rebuilt, else re-measured and checked).
+    """Read a stored time point's PET (and the study's CT) and make its ROI masks (rebuilt, else re-measured).
 
     Raises
     ------
@@ -230,10 +326,13 @@ def load_stored_study(stored: StoredStudy, *, with_ct: bool = False) -> ExportSt
     except CrescentNotRebuildable:
         masks = None
     if masks is None:
-        logger.info("%s: ROI masks not rebuildable from the record; measuring again", stored.study_folder)
+        logger.info("%s: ROI masks of %s not rebuildable from the record; measuring again", stored.study_folder,
+                    stored.pet_folder.name)
         masks = _remeasured(stored, pet, ct)
+    timepoint = (None if stored.timepoint is None else
+                 dataclasses.replace(stored.timepoint, minutes_after_injection=pet.minutes_after_injection))
     return ExportStudy(pet=pet, ct=ct, record=stored.record, masks=masks, subject=stored.subject,
-                       session=stored.session, name=str(stored.pet_folder))
+                       session=stored.session, name=str(stored.pet_folder), timepoint=timepoint)
 
 
 def pet_source_headers(pet: PetImage) -> list[pydicom.Dataset]:

@@ -1,8 +1,8 @@
 """DICOM Segmentation (SEG) of a measurement's ROIs, on the PET grid (highdicom).
 
-One binary SEG instance per study (PS3.3 A.51 Segmentation IOD, C.8.20
-Segmentation Image Module), its frames on the PET's slices, each frame
-referencing the PET instance it derives from (Derivation Image Sequence,
+One binary SEG instance per study and PET time point (PS3.3 A.51
+Segmentation IOD, C.8.20 Segmentation Image Module), its frames on that
+PET's slices, each frame referencing the PET instance it derives from (Derivation Image Sequence,
 PS3.3 C.7.6.16.2.6). Segments (PS3.3 C.8.20.4, Segment Description Macro),
 numbered in :data:`~gliopet.export._masks.ROI_NAMES` order:
 
@@ -19,7 +19,10 @@ them (:mod:`gliopet.export._masks`). The lesion segment is the first with
 the category Morphologically Abnormal Structure, which is how
 :func:`gliopet.io.images.read_seg_mask` picks it when the SEG is given back
 as ``--lesion``. A ROI with no voxel (a BTV whose seed is below the
-threshold) is written as a segment with no frame.
+threshold) is written as a segment with no frame. A time point other than
+the primary has the primary's ROIs as ``gliopet analyze`` carried them onto
+its own grid (its own record); its Series Description ends with the time
+point (``... at 30 min p.i.``).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from . import _codes as codes
 from ._files import atomic_write_dataset
 from ._source import ExportStudy, pet_source_headers
 
-__all__ = ["SEGMENT_NUMBERS", "SEG_SERIES_NUMBER", "build_seg", "write_seg", "segment_label", "export_uid"]
+__all__ = ["SEGMENT_NUMBERS", "SEG_SERIES_NUMBER", "build_seg", "write_seg", "segment_label", "export_uid", "described"]
 
 #: Segment number of each ROI (PS3.3 C.8.20.4: numbered from 1).
 SEGMENT_NUMBERS = {"lesion": 1, "background": 2, "peak": 3, "btv": 4}
@@ -131,7 +134,17 @@ def build_seg(study: ExportStudy) -> hd.seg.Segmentation:
         series_number=SEG_SERIES_NUMBER, sop_instance_uid=export_uid(study, "seg-instance"), instance_number=1,
         manufacturer=MANUFACTURER, manufacturer_model_name=MANUFACTURER, software_versions=__version__,
         device_serial_number="0", content_description="gliopet ROIs"[:64], content_label="GLIOPET_ROIS",
-        series_description="gliopet ROIs (lesion, background, SUVpeak, BTV)")
+        series_description=described("gliopet ROIs (lesion, background, SUVpeak, BTV)", study))
+
+
+def described(description: str, study: ExportStudy) -> str:
+    """A Series Description (LO, 64 characters at most), ending with the time point when the study has one.
+
+    A study just measured (``gliopet measure``, no time point) keeps ``description`` as it is.
+    """
+    if study.timepoint is None:
+        return description[:64]
+    return f"{description} at {study.timepoint.short}"[:64]
 
 
 def write_seg(study: ExportStudy, path: str | Path) -> Path:

@@ -22,6 +22,17 @@ CID 7181) and the SUV calculation method (DCM 126410 for body weight) as the
 measurement method. The observer is the software as a device (TID 1004), and
 every measurement names gliopet and its version as its algorithm (TID 4019).
 Each group holds its ROI's definition as a Comment text item (DCM 121106).
+
+One report per study and PET time point, with that time point's own
+measurements, referencing its own SEG and PET series. A stored study's
+report identifies the time point in every group by a TID 1502 Time Point
+Context (:func:`time_point_context`): Time Point (UMLS C2348792) = the
+scan's minutes after injection, Subject Time Point Identifier (DCM 126070)
+= ``ses-<n>_run-<i>`` (its place in scan-time order, the ``run`` of its file
+name), Protocol Time Point Identifier (DCM 126071) = the nominal time
+(``30 min``). TID 1502 has no
+coded "time after injection" (its Longitudinal Temporal Offset counts from
+CID 280 events: Baseline, Enrollment), hence the text.
 """
 
 from __future__ import annotations
@@ -38,9 +49,9 @@ from ..errors import InputError
 from . import _codes as codes
 from ._files import atomic_write_dataset
 from ._source import ExportStudy, pet_source_headers
-from .seg import MANUFACTURER, SEGMENT_NUMBERS, _definitions, build_seg, export_uid, segment_label
+from .seg import MANUFACTURER, SEGMENT_NUMBERS, _definitions, build_seg, described, export_uid, segment_label
 
-__all__ = ["SR_SERIES_NUMBER", "build_sr", "write_sr", "measurement_values"]
+__all__ = ["SR_SERIES_NUMBER", "build_sr", "write_sr", "measurement_values", "time_point_context"]
 
 SR_SERIES_NUMBER = 9902
 
@@ -98,6 +109,27 @@ def _measurement(concept: str, derivation: str | None, method: str | None, value
                              method=method_code, algorithm_id=algorithm)
 
 
+def time_point_context(study: ExportStudy) -> hd.sr.TimePointContext | None:
+    """The TID 1502 Time Point Context of a stored study's time point (None for a study just measured).
+
+    Time Point: the minutes after injection (``"32.48 min after injection"``,
+    or ``"time after injection unknown"``); Subject Time Point Identifier:
+    the BIDS session and run (``"ses-1_run-1"``: the run is the place in
+    scan-time order; the primary's file names leave it out); Protocol Time
+    Point Identifier: the nominal time (``"30 min"``) when known. Text items
+    only: a NUM Time Point Order would be listed among the group's
+    measurements by readers that take every NUM item of a group.
+    """
+    tp = study.timepoint
+    if tp is None:
+        return None
+    when = ("time after injection unknown" if tp.minutes_after_injection is None
+            else f"{tp.minutes_after_injection:.2f} min after injection")
+    return hd.sr.TimePointContext(time_point=when, subject_time_point_identifier=f"ses-{study.session}_run-{tp.run}",
+                                  protocol_time_point_identifier=None if tp.nominal_min is None
+                                  else f"{tp.nominal_min:g} min")
+
+
 def _group(study: ExportStudy, roi: str, seg: hd.seg.Segmentation, items, kind, algorithm) -> Any:
     pet_series = str(study.pet.volume.provenance.get("series_uid") or seg.ReferencedSeriesSequence[0].SeriesInstanceUID)
     label = segment_label(roi, study.masks.background_kind)
@@ -110,7 +142,7 @@ def _group(study: ExportStudy, roi: str, seg: hd.seg.Segmentation, items, kind, 
             sop_class_uid=seg.SOPClassUID, sop_instance_uid=seg.SOPInstanceUID,
             segment_number=SEGMENT_NUMBERS[roi],
             source_series=hd.sr.SourceSeriesForSegmentation(pet_series)),
-        finding_type=finding, finding_sites=[hd.sr.FindingSite(site)],
+        finding_type=finding, finding_sites=[hd.sr.FindingSite(site)], time_point_context=time_point_context(study),
         measurements=[_measurement(*item, kind, algorithm) for item in items])
     text = hd.sr.TextContentItem(name=codes.COMMENT, value=_definitions(study.record, study.masks.background_kind)[roi],
                                  relationship_type="CONTAINS")
@@ -143,7 +175,7 @@ def build_sr(study: ExportStudy, seg: hd.seg.Segmentation | None = None) -> hd.s
     sr = hd.sr.Comprehensive3DSR(
         evidence=[*headers, seg], content=report[0], series_instance_uid=export_uid(study, "sr-series"),
         series_number=SR_SERIES_NUMBER, sop_instance_uid=export_uid(study, "sr-instance"), instance_number=1,
-        manufacturer=MANUFACTURER, is_complete=True, series_description="gliopet measurement report")
+        manufacturer=MANUFACTURER, is_complete=True, series_description=described("gliopet measurement report", study))
     scheme = Dataset()
     scheme.CodingSchemeDesignator = codes.PRIVATE_SCHEME
     scheme.CodingSchemeName = codes.PRIVATE_SCHEME_NAME
