@@ -7,6 +7,7 @@ cannot be computed, so that study must be stored as failed while the others go o
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -54,6 +55,17 @@ def test_reference_run_measures_each_time_point_and_records_the_failure(cohort, 
     assert by_id["SIM002"]["suvmax_60min"] == by_id["SIM002"]["suvmax"]
     assert float(by_id["SIM002"]["suvmax_30min"]) > 0
     assert "suvmax_30min" in columns and by_id["SIM001"].get("suvmax_30min") is None
+    # The primary record names the PET it measured (60 min) and every PET given: inputs.pet is the first
+    # (30 min), inputs.timepoints the others; the 30-min time point under timepoints names its own.
+    with sqlite3.connect(db) as con:
+        stored = {(folder, primary): json.loads(record) for folder, primary, record in con.execute(
+            "select s.folder, m.is_primary, m.record from measurements m join studies s on s.id = m.study_pk")}
+    (sim002,) = [r for (folder, primary), r in stored.items() if Path(folder).name == "SIM002" and primary]
+    assert Path(sim002["pet"]).name == "PET_60min" and Path(sim002["inputs"]["pet"]).name == "PET_30min"
+    assert [Path(p).name for p in sim002["inputs"]["timepoints"]] == ["PET_60min"]
+    assert sim002["inputs"]["primary_time_min"] == 60 and Path(sim002["timepoints"][0]["pet"]).name == "PET_30min"
+    (sim001,) = [r for (folder, primary), r in stored.items() if Path(folder).name == "SIM001" and primary]
+    assert Path(sim001["pet"]).name == "PET_60min" and "timepoints" not in sim001["inputs"]
     engine = open_store(str(db))
     with Session(engine) as session:
         failed = session.scalar(sa.select(Study).where(Study.status == "failed"))

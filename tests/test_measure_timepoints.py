@@ -5,6 +5,8 @@ heads carry plateau lesions of exactly those SUVs; the second scan is taken
 with the head moved by a known rotation and shift.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -87,5 +89,8 @@ def test_cli_timepoint_option(scans, tmp_path):
     assert record["suvmax"] == pytest.approx(5.53, rel=1e-6)
     (late,) = record["timepoints"]
     assert late["pet"].endswith("pet60.nii.gz")
+    assert record["pet"].endswith("pet30.nii.gz") and record["inputs"]["pet"] == record["pet"]
+    assert [Path(p).name for p in record["inputs"]["timepoints"]] == ["pet60.nii.gz"]
+    assert record["inputs"]["primary_time_min"] is None  # no target: the first PET given is the reference
     assert late["suvmax"] == pytest.approx(6.36, rel=1e-6)
     assert late["timepoint"]["index"] == 1 and late["timepoint"]["reference"] == 0

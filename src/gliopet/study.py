@@ -239,6 +239,7 @@ class StudyRecord:
     def to_dict(self) -> dict[str, Any]:
         """The reference's measurement at the top level, the other time points under ``timepoints``."""
         record = self.measurement.to_dict()
+        record["pet"] = self.primary.path  # the PET measured here (inputs.pet is the first one given)
         if self.mri_registration is not None:
             record["mri_registration"] = self.mri_registration
         others = [p for i, p in enumerate(self.pets) if i != self.reference]
@@ -506,6 +507,8 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
                  for image, m in zip(images, measured))
     inputs = {"pet": str(pet), "ct": None if ct is None else str(ct), "mri": None if mri is None else str(mri),
               **({} if frames is None else {"frames": list(parse_frames_option(frames))}),
+              **({} if not timepoints else {"timepoints": [str(p) for p in timepoints],
+                                            "primary_time_min": primary_time_min}),
               "lesion": lesion if isinstance(lesion, str) else lesion_spec.method.value,
               "background": background if isinstance(background, str) else background_spec.method.value,
               **({} if factor is None else {"btv_factor": factor})}
