@@ -109,3 +109,89 @@ def test_analyze_refuses_an_unknown_tracer_before_storing_anything(tmp_path):
     with pytest.raises(InputError, match="--tracer 'fdg-typo'"):
         run_analysis(tmp_path, clinical, db=str(tmp_path / "g.sqlite"), tracer="fdg-typo", progress=False)
     assert not (tmp_path / "g.sqlite").exists()
+
+
+def _window_frames(folder, first_frame, n_frames):
+    """The pydicom datasets of frames ``first_frame`` .. (0-based, in ImageIndex order), slice-sorted each."""
+    import pydicom
+
+    datasets = [pydicom.dcmread(p) for p in sorted(folder.iterdir())]
+    per = int(datasets[0].NumberOfSlices)
+    frames = []
+    for frame in range(first_frame, first_frame + n_frames):
+        chosen = [d for d in datasets if (int(d.ImageIndex) - 1) // per == frame]
+        frames.append(sorted(chosen, key=lambda d: float(d.ImagePositionPatient[2])))
+    return frames
+
+
+def test_the_fet_store_leaves_in_seg_sr_and_nifti_measured_on_the_summed_window(fet_store, tmp_path):
+    # The FET cohort was measured on each dynamic series' 20-40 min frames summed (the preset's window) with the
+    # crescent background; the export reads that sum again and measures the crescent again with the recorded preset.
+    import json
+    import sqlite3
+
+    import highdicom as hd
+    import nibabel
+    import numpy as np
+
+    from gliopet.export import export_store, read_measurement_report
+
+    root, _ = fet_store
+    outs = {kind: tmp_path / kind for kind in ("seg", "sr", "nifti")}
+    lines = list(export_store(str(root / "g.sqlite"), outs))
+    assert [line.split(",")[0] for line in lines] == [f"export {k}: 2 studies" for k in ("seg", "sr", "nifti")]
+    with sqlite3.connect(root / "g.sqlite") as con:
+        (text,) = con.execute("select m.record from measurements m join studies s on s.id = m.study_pk "
+                              "where s.folder like '%SIM001'").fetchone()
+    record = json.loads(text)
+    # SR: the stored values, the background named as the crescent it is
+    values = {(m.group, m.derivation[1] if m.derivation else None, m.method[1] if m.method else None): m.value
+              for m in read_measurement_report(outs["sr"] / "sub-SIM001_ses-1_sr.dcm")}
+    assert values[("Lesion circle", "56851009", "126410")] == record["suvmax"]
+    assert values[("Background crescent", "373098007", "126410")] == record["bg_suvmean"]
+    assert values[("Biological tumour volume", None, None)] == record["btv_ml"]
+    # SEG: on the dynamic series' grid; its source images are the first summed frame's (20-30 min, the 4th of
+    # 0-5, 5-10, 10-20, 20-30, 30-40), and its BTV segment holds the stored number of voxels
+    window = _window_frames(root / "dicom" / "SIM001" / "PET_DYNAMIC", 3, 2)
+    seg = hd.seg.segread(outs["seg"] / "sub-SIM001_ses-1_seg.dcm")
+    (series,) = seg.ReferencedSeriesSequence
+    assert series.SeriesInstanceUID == window[0][0].SeriesInstanceUID
+    assert {i.ReferencedSOPInstanceUID for i in series.ReferencedInstanceSequence} == {
+        d.SOPInstanceUID for d in window[0]}
+    btv = seg.get_volume(segment_numbers=[4], combine_segments=True)
+    assert int((np.asarray(btv.array) > 0).sum()) == record["btv"]["n_voxels"]
+    # NIfTI: the SUV image is the mean of the two 10-min frames (equal durations) in Bq/mL, decay-corrected to the
+    # injection, times weight / injected activity, by pydicom here
+    first = window[0][0]
+    factor = float(first.PatientWeight) * 1000.0 / float(first.RadiopharmaceuticalInformationSequence[0]
+                                                          .RadionuclideTotalDose)
+    stacks = [np.stack([d.pixel_array * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in frame])
+              for frame in window]
+    expected = (stacks[0] + stacks[1]) / 2.0 * factor
+    image = nibabel.load(outs["nifti"] / "sub-SIM001" / "ses-1" / "pet" / "sub-SIM001_ses-1_desc-suv_pet.nii.gz")
+    data = np.asarray(image.dataobj, dtype=np.float64)
+    assert data.shape == expected.shape[::-1]
+    assert data.max() == pytest.approx(expected.max(), rel=1e-5)
+    assert data.sum() == pytest.approx(expected.sum(), rel=1e-5)
+
+
+def test_measure_writes_seg_and_sr_of_a_dynamic_series(fet_store, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from gliopet.cli import main
+    from gliopet.export import read_measurement_report
+
+    root, _ = fet_store
+    study = root / "dicom" / "SIM002"
+    seg, sr = tmp_path / "roi.dcm", tmp_path / "report.dcm"
+    result = CliRunner().invoke(main, ["measure", str(study / "PET_DYNAMIC"), "--ct", str(study / "CT"), "--tracer",
+                                       "fet", "--seg", str(seg), "--sr", str(sr), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    values = {(m.group, m.derivation[1] if m.derivation else None, m.method[1] if m.method else None): m.value
+              for m in read_measurement_report(sr)}
+    assert values[("Lesion circle", "56851009", "126410")] == record["suvmax"]
+    assert values[("Background crescent", "373098007", "126410")] == record["bg_suvmean"]
+    assert record["dynamic"]["pattern"] == "increasing" and seg.stat().st_size > 0

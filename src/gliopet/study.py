@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["SUV_TYPES", "PetMeasurement", "StudyRecord", "parse_point", "parse_lesion_option",
            "parse_background_option", "measure_study_files", "reference_index", "format_record",
            "TracerPreset", "load_tracer_preset", "tracer_preset_names", "COMPARED_VALUES", "load_response_rules",
-           "response_category", "compare_study_files"]
+           "response_category", "compare_study_files", "read_measured_pet"]
 
 #: The SUV normalisations a DICOM PET can be measured in (``--suv-type``).
 SUV_TYPES = ("bw", "lbm_janmahasatian", "bsa", "ibw")
@@ -144,6 +144,21 @@ class TracerPreset:
         dyn = {**self.dynamic, **{k: v for k, v in values.pop("dynamic", {}).items() if v is not None}}
         fields = {k: v for k, v in values.items() if v is not None}
         return dataclasses.replace(self, dynamic=dyn, **fields)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TracerPreset:
+        """The preset a record kept (``inputs.tracer``, :meth:`to_dict`), its overrides applied.
+
+        Examples
+        --------
+        >>> fet = load_tracer_preset("fet").with_overrides(btv_factor=1.8)
+        >>> TracerPreset.from_dict(fet.to_dict(["btv_factor"])) == fet
+        True
+        """
+        start, end = (float(v) for v in data["static_window_min"])
+        return cls(name=data["name"], radiopharmaceutical=data["radiopharmaceutical"], static_window_min=(start, end),
+                   background=data["background"], btv_factor=float(data["btv_factor"]),
+                   dynamic=dict(data.get("dynamic") or {}), sources=dict(data.get("sources") or {}))
 
     def to_dict(self, overridden: Sequence[str] = ()) -> dict[str, Any]:
         return {"name": self.name, "radiopharmaceutical": self.radiopharmaceutical,
@@ -290,10 +305,11 @@ def parse_frames_option(text: str | tuple[float, float]) -> tuple[float, float]:
     return start, end
 
 
-def _read_primary(pet: str | Path, *, suv_type: str, frames: str | tuple[float, float] | None,
-                  dynamic: _DynamicSeries | None = None) -> PetImage:
-    """The PET measured: as :func:`read_pet`, or the frames of a dynamic series summed (``--frames``;
-    ``dynamic``: the series' headers when already read)."""
+def read_measured_pet(pet: str | Path, *, suv_type: str, frames: str | tuple[float, float] | None,
+                      dynamic: _DynamicSeries | None = None) -> PetImage:
+    """The PET a study measures: as :func:`read_pet`, or the frames of a dynamic series summed (``--frames``;
+    ``dynamic``: the series' headers when already read). A record's ``inputs.frames`` gives the same image
+    again."""
     if frames is None:
         return read_pet(pet, suv_type=suv_type)
     if is_nifti(pet):
@@ -476,7 +492,7 @@ def measure_study_files(pet: str | Path, *, ct: str | Path | None = None, lesion
     if mri is not None and lesion_spec.method is not LesionMethod.MASK and snapshot is None:
         raise InputError(f"--mri {mri}: an MRI carries a lesion mask drawn on it (--lesion MASK) or is drawn "
                          "beneath the PET/CT in --snapshot; give one of them")
-    images = [_read_primary(pet, suv_type=suv_type, frames=frames, dynamic=dynamic_series)] + [read_pet(p, suv_type=suv_type)
+    images = [read_measured_pet(pet, suv_type=suv_type, frames=frames, dynamic=dynamic_series)] + [read_pet(p, suv_type=suv_type)
                                                                         for p in timepoints]
     ct_volume = read_ct(ct) if ct is not None else None
     mri_volume = read_mri(mri) if mri is not None else None

@@ -43,7 +43,7 @@ import numpy as np
 import pydicom
 
 from ..errors import DicomError, InputError, MeasurementError
-from ..io.images import PetImage, read_ct, read_pet
+from ..io.images import PetImage, read_ct
 from ..volume import Volume
 from ._files import subject_labels
 from ._masks import CrescentNotRebuildable, RoiMasks, masks_from_measurement, rebuild_masks
@@ -173,8 +173,11 @@ def study_from_record(study, *, ct: str | Path | None = None, subject: str = "1"
     The PET is read again (the same files give the same volume) for its
     geometry and file list; the masks are the measurement's own.
     """
+    from ..study import read_measured_pet
+
     primary = study.primary
-    pet = read_pet(primary.path, suv_type=study.suv_type)
+    frames = study.inputs.get("frames") if study.reference == 0 else None  # a dynamic series' summed window
+    pet = read_measured_pet(primary.path, suv_type=study.suv_type, frames=None if frames is None else tuple(frames))
     ct_volume = read_ct(ct) if ct is not None else None
     masks = masks_from_measurement(pet.volume, primary.measurement)
     return ExportStudy(pet=pet, ct=ct_volume, record=study.to_dict(), masks=masks, subject=subject,
@@ -283,7 +286,7 @@ def _values_agree(stored: dict[str, Any], again: dict[str, Any]) -> bool:
 
 def _remeasured(stored: StoredStudy, pet: PetImage, ct: Volume | None) -> RoiMasks:
     """Measure the time point again (a non-primary one with the primary as the reference); checked, its masks."""
-    from ..study import measure_study_files
+    from ..study import TracerPreset, measure_study_files
 
     primary = stored.reference if stored.reference is not None else stored
     inputs = primary.record.get("inputs", {})
@@ -292,10 +295,13 @@ def _remeasured(stored: StoredStudy, pet: PetImage, ct: Volume | None) -> RoiMas
         raise MeasurementError(f"{stored.study_folder}: the record's lesion input is no longer available; its ROI "
                                "masks cannot be rebuilt")
     others = [] if stored.reference is None else [stored.pet_folder]
-    # no primary_time_min: the first PET given, the primary, is the reference (as analyze chose it)
+    # no primary_time_min: the first PET given, the primary, is the reference (as analyze chose it); the
+    # tracer preset (with its overrides), summed window and BTV factor as recorded
+    tracer, frames = inputs.get("tracer"), inputs.get("frames")
     study = measure_study_files(primary.pet_folder, ct=primary.ct_folder, lesion=str(lesion),
                                 background=str(background), suv_type=primary.record.get("suv_type", "bw"),
-                                timepoints=others)
+                                timepoints=others, tracer=None if tracer is None else TracerPreset.from_dict(tracer),
+                                frames=None if frames is None else tuple(frames), btv_factor=inputs.get("btv_factor"))
     again = study.pets[-1] if others else study.primary
     if not _values_agree(stored.record, again.to_dict()):
         which = "" if not others else f" of its PET {stored.pet_folder.name}"
@@ -317,8 +323,12 @@ def load_stored_study(stored: StoredStudy, *, with_ct: bool = False) -> ExportSt
     GliopetError
         The series cannot be read, or the ROIs cannot be given back (see the module's docstring).
     """
+    from ..study import read_measured_pet
+
     suv_type = stored.record.get("suv_type", "bw")
-    pet = read_pet(stored.pet_folder, suv_type=suv_type)
+    # a dynamic series was measured on its frames summed over the recorded window (the primary's inputs)
+    frames = stored.record.get("inputs", {}).get("frames") if stored.reference is None else None
+    pet = read_measured_pet(stored.pet_folder, suv_type=suv_type, frames=None if frames is None else tuple(frames))
     _require_dicom_pet(pet)
     ct = read_ct(stored.ct_folder) if with_ct and stored.ct_folder is not None else None
     try:
