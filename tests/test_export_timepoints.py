@@ -247,3 +247,45 @@ def test_a_time_point_whose_btv_cannot_be_regrown_is_measured_again_and_checked(
                 if not s.timepoint.primary]
     with pytest.raises(MeasurementError, match="does not give the stored values.*PET_30min"):
         load_stored_study(study)
+
+
+def test_measure_with_a_timepoint_writes_a_seg_and_sr_for_each_pet(cohort, tmp_path):
+    # gliopet measure PET_30min --ct CT --timepoint PET_60min --seg roi.dcm --sr report.dcm: the reference (the
+    # 30 min PET, given first) keeps the given names; the 60 min scan, second in scan time, gets _run-2 beside them
+    from gliopet.export import read_measurement_report
+
+    study = cohort.root / "SIM002"
+    seg, sr = tmp_path / "roi.dcm", tmp_path / "report.dcm"
+    run = _cli("measure", str(study / "PET_30min"), "--ct", str(study / "CT"), "--timepoint", str(study / "PET_60min"),
+               "--seg", str(seg), "--sr", str(sr), "--json")
+    assert run.returncode == 0, run.stderr
+    record = json.loads(run.stdout)
+    (late,) = record["timepoints"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.dcm", "report_run-2.dcm", "roi.dcm", "roi_run-2.dcm"]
+    pets30, pets60 = _pets(study / "PET_30min"), _pets(study / "PET_60min")
+    for name, pets in (("roi.dcm", pets30), ("roi_run-2.dcm", pets60)):
+        referenced = pydicom.dcmread(tmp_path / name).ReferencedSeriesSequence[0]
+        assert referenced.SeriesInstanceUID == pets[0].SeriesInstanceUID
+        assert {r.ReferencedSOPInstanceUID for r in referenced.ReferencedInstanceSequence} == {
+            d.SOPInstanceUID for d in pets}
+    for name, values, pets, order in (("report.dcm", record, pets30, 1), ("report_run-2.dcm", late, pets60, 2)):
+        found = read_measurement_report(tmp_path / name)
+        table = {(m.group, m.derivation[1] if m.derivation else None, m.method[1] if m.method else None): m.value
+                 for m in found}
+        assert table[("Lesion circle", "56851009", "126410")] == values["suvmax"]
+        assert table[("Background circle", "373098007", "126410")] == values["bg_suvmean"]
+        assert table[("Biological tumour volume", None, None)] == values["btv_ml"]
+        minutes = _minutes_after_injection(pets[0])
+        assert {(m.time_point, m.subject_time_point, m.protocol_time_point) for m in found} == {
+            (f"{minutes:.2f} min after injection", f"ses-1_run-{order}", None)}
+        assert _dciodvfy_errors(tmp_path / name) == []
+    assert late["suvmax"] != record["suvmax"]
+
+
+def test_measure_refuses_a_timepoint_seg_that_cannot_be_written_before_writing_any(cohort, tmp_path):
+    study = cohort.root / "SIM002"
+    (tmp_path / "roi_run-2.dcm").mkdir()  # the 60 min scan's SEG path is taken by a folder
+    run = _cli("measure", str(study / "PET_30min"), "--ct", str(study / "CT"), "--timepoint", str(study / "PET_60min"),
+               "--seg", str(tmp_path / "roi.dcm"))
+    assert run.returncode == 2 and "roi_run-2.dcm" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["roi_run-2.dcm"]

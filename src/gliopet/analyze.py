@@ -227,19 +227,13 @@ def _study_result(job: StudyJob, record: StudyRecord) -> dict[str, Any]:
                        "folder": job.ct.folder, "n_files": job.ct.n_files,
                        "pixel_sha256": record.input_sha256.get(job.ct.folder)})
     measurements: list[dict[str, Any]] = []
-    primary = record.to_dict()
     for index, (ref, pet) in enumerate(zip(job.pets, record.pets)):
         minutes = None if pet.minutes_after_injection is None else round(pet.minutes_after_injection, 2)
         series.append({"series_uid": ref.series_uid, "modality": "PT", "role": "pet", "scan_time_min": minutes,
                        "folder": ref.folder, "n_files": ref.n_files,
                        "pixel_sha256": record.input_sha256.get(ref.folder)})
-        if index == record.reference:
-            stored = primary
-        else:
-            stored = {**pet.to_dict(), "suv_type": record.suv_type, "software": dict(record.software),
-                      "reference_pet": record.primary.path}
         measurements.append({"series_uid": ref.series_uid, "scan_time_min": _nominal(minutes),
-                             "primary": index == record.reference, "record": stored})
+                             "primary": index == record.reference, "record": record.timepoint_record(index)})
     series.extend({"series_uid": m.series_uid, "modality": "MR", "role": "mr", "scan_time_min": None,
                    "folder": m.folder, "n_files": m.n_files, "pixel_sha256": None} for m in job.mr)
     return {"series": series, "measurements": measurements}

@@ -128,7 +128,8 @@ def suv(series: Path, as_json: bool) -> None:
 @click.option("--timepoint", "timepoints", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Another PET of the patient (e.g. 30 min p.i.), measured with the same ROIs. Repeatable.")
 @click.option("--seg", "seg_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the ROIs as a DICOM SEG on the PET grid (DICOM PET only).")
+              help="Write the ROIs as a DICOM SEG on the PET grid (DICOM PET only); each --timepoint gets its own "
+                   "beside it, FILE_run-N.dcm (N: its place in scan-time order).")
 @click.option("--sr", "sr_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the measurements as a DICOM SR TID 1500 report (with --seg).")
 @click.option("--frames", help="START-END minutes after injection: sum a DYNAMIC or GATED PET's frames in that "

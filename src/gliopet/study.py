@@ -251,6 +251,29 @@ class StudyRecord:
     def measurement(self) -> Measurement:
         return self.primary.measurement
 
+    def timepoint_record(self, index: int) -> dict[str, Any]:
+        """The record of PET ``index``: :meth:`to_dict` for the reference; for another time point its own
+        measurement and SUV report, with the study's SUV type, software and ``reference_pet`` (the store's
+        row of that time point, and its export)."""
+        if index == self.reference:
+            return self.to_dict()
+        return {**self.pets[index].to_dict(), "suv_type": self.suv_type, "software": dict(self.software),
+                "reference_pet": self.primary.path}
+
+    def scan_order(self) -> list[int]:
+        """Each PET's place (1, 2, ...) in scan-time order; undated PETs after the dated ones, in the order given.
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace as N
+        >>> StudyRecord(pets=tuple(N(minutes_after_injection=m) for m in (61.0, 31.0, None)), reference=0,
+        ...             suv_type="bw", inputs={}).scan_order()
+        [2, 1, 3]
+        """
+        minutes = [p.minutes_after_injection for p in self.pets]
+        ranked = sorted(range(len(minutes)), key=lambda i: (minutes[i] is None, minutes[i] or 0.0, i))
+        return [ranked.index(i) + 1 for i in range(len(minutes))]
+
     def to_dict(self) -> dict[str, Any]:
         """The reference's measurement at the top level, the other time points under ``timepoints``."""
         record = self.measurement.to_dict()

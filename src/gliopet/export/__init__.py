@@ -113,7 +113,10 @@ def export_study(study_record, *, seg: str | Path | None = None, sr: str | Path 
                  ct: str | Path | None = None) -> list[Path]:
     """Write the SEG and/or the SR of a study just measured (a :class:`gliopet.study.StudyRecord`).
 
-    The SR references the SEG, so an SR needs the SEG written beside it.
+    The SR references the SEG, so an SR needs the SEG written beside it. The
+    reference PET's files are ``seg`` and ``sr``; each other time point
+    (``--timepoint``) gets its own beside them, named with its BIDS ``run``
+    (its place in scan-time order): ``roi.dcm`` -> ``roi_run-2.dcm``.
 
     Raises
     ------
@@ -122,15 +125,27 @@ def export_study(study_record, *, seg: str | Path | None = None, sr: str | Path 
     """
     if sr is not None and seg is None:
         raise InputError("--sr: the report references the ROIs' SEG; give --seg FILE too")
-    for path, option in ((seg, "--seg"), (sr, "--sr")):
-        if path is not None:
-            check_writable_file(path, option=option)
-    study = study_from_record(study_record, ct=ct)
-    written: list[Path] = []
-    if seg is not None:
+    runs = study_record.scan_order()
+    indices = [study_record.reference] + [i for i in range(len(runs)) if i != study_record.reference]
+    targets = [(index, *(None if path is None else _run_path(Path(path), None if index == study_record.reference
+                                                              else runs[index]) for path in (seg, sr)))
+               for index in indices]
+    for _, seg_path, sr_path in targets:
+        for path, option in ((seg_path, "--seg"), (sr_path, "--sr")):
+            if path is not None:
+                check_writable_file(path, option=option)
+    datasets = []  # every time point built before any file is written: a refusal leaves nothing behind
+    for index, seg_path, sr_path in targets:
+        if seg_path is None:
+            continue
+        study = study_from_record(study_record, ct=ct, index=index)
         segmentation = build_seg(study)
-        report = build_sr(study, segmentation) if sr is not None else None
-        written.append(atomic_write_dataset(segmentation, seg))
-        if report is not None:
-            written.append(atomic_write_dataset(report, sr))
-    return written
+        datasets.append((segmentation, seg_path))
+        if sr_path is not None:
+            datasets.append((build_sr(study, segmentation), sr_path))
+    return [atomic_write_dataset(dataset, path) for dataset, path in datasets]
+
+
+def _run_path(path: Path, run: int | None) -> Path:
+    """``path`` for the reference (``run`` None); else ``<stem>_run-<run><suffix>`` beside it."""
+    return path if run is None else path.with_name(f"{path.stem}_run-{run}{path.suffix}")

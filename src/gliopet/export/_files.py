@@ -89,14 +89,17 @@ class Staging:
 
 
 def check_writable_file(path: str | Path, *, option: str) -> Path:
-    """``path``'s folder exists and takes a new file (checked by creating and removing one).
+    """``path``'s folder exists and takes a new file (checked by creating and removing one), and ``path`` is
+    not a folder.
 
     Raises
     ------
     InputError
-        It does not.
+        It does not, or ``path`` is a folder.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; give a file name")
     try:
         with tempfile.NamedTemporaryFile(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
                                          suffix=".check"):

@@ -167,21 +167,29 @@ def _require_dicom_pet(pet: PetImage) -> None:
                          "exports need a DICOM PET")
 
 
-def study_from_record(study, *, ct: str | Path | None = None, subject: str = "1", session: str = "1") -> ExportStudy:
-    """The export of a study just measured (a :class:`gliopet.study.StudyRecord`).
+def study_from_record(study, *, ct: str | Path | None = None, subject: str = "1", session: str = "1",
+                      index: int | None = None) -> ExportStudy:
+    """The export of a study just measured (a :class:`gliopet.study.StudyRecord`): its reference PET, or
+    ``study.pets[index]`` (another time point, measured with the reference's ROIs carried onto its grid).
 
     The PET is read again (the same files give the same volume) for its
-    geometry and file list; the masks are the measurement's own.
+    geometry and file list; the masks are the measurement's own. With
+    several PETs each export carries its :class:`TimePoint` (run: the place in
+    scan-time order); a study of one PET carries none, as before.
     """
     from ..study import read_measured_pet
 
-    primary = study.primary
-    frames = study.inputs.get("frames") if study.reference == 0 else None  # a dynamic series' summed window
-    pet = read_measured_pet(primary.path, suv_type=study.suv_type, frames=None if frames is None else tuple(frames))
+    index = study.reference if index is None else index
+    measured = study.pets[index]
+    frames = study.inputs.get("frames") if index == 0 else None  # a dynamic series' summed window (the first PET)
+    pet = read_measured_pet(measured.path, suv_type=study.suv_type, frames=None if frames is None else tuple(frames))
     ct_volume = read_ct(ct) if ct is not None else None
-    masks = masks_from_measurement(pet.volume, primary.measurement)
-    return ExportStudy(pet=pet, ct=ct_volume, record=study.to_dict(), masks=masks, subject=subject,
-                       session=session, name=str(primary.path))
+    masks = masks_from_measurement(pet.volume, measured.measurement)
+    timepoint = None if len(study.pets) == 1 else TimePoint(
+        run=study.scan_order()[index], primary=index == study.reference, nominal_min=None,
+        minutes_after_injection=measured.minutes_after_injection)
+    return ExportStudy(pet=pet, ct=ct_volume, record=study.timepoint_record(index), masks=masks, subject=subject,
+                       session=session, name=str(measured.path), timepoint=timepoint)
 
 
 def stored_studies(db: str | None, patients: Sequence[str] = ()) -> list[StoredStudy]:
