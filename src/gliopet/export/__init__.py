@@ -127,9 +127,10 @@ def export_study(study_record, *, seg: str | Path | None = None, sr: str | Path 
         raise InputError("--sr: the report references the ROIs' SEG; give --seg FILE too")
     runs = study_record.scan_order()
     indices = [study_record.reference] + [i for i in range(len(runs)) if i != study_record.reference]
-    targets = [(index, *(None if path is None else _run_path(Path(path), None if index == study_record.reference
-                                                              else runs[index]) for path in (seg, sr)))
-               for index in indices]
+    targets = []
+    for index in indices:
+        run = None if index == study_record.reference else runs[index]
+        targets.append((index, *(None if path is None else _run_path(Path(path), run) for path in (seg, sr))))
     for _, seg_path, sr_path in targets:
         for path, option in ((seg_path, "--seg"), (sr_path, "--sr")):
             if path is not None:
